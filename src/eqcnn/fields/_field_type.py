@@ -1,0 +1,181 @@
+"""FieldType: how the channels of a feature tensor transform under a group."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from functools import cached_property
+
+import numpy as np
+import torch
+
+from .._checks import check_int, check_tensor
+from ..groups import GroupElement, PointGroup, Representation
+from ._spatial import Interpolation, rotate_pixels
+
+__all__ = ["FieldType"]
+
+
+class FieldType:
+    """A group and a list of representations, one per field.
+
+    A feature tensor of this type has shape ``(B, size, H, W)``: the channels
+    of field 0 first, then field 1, and so on (escnn's layout).  Under a group
+    element ``g`` the tensor transforms as
+    ``(g . f)(x) = rho(g) f(g^-1 x)``: pixels move and each field's channels
+    are mixed by its representation.
+
+    Build one with ``G.trivial(n)``, ``G.regular(n)``, ``G.irreps_field(k)``
+    and ``+`` to concatenate.
+
+    Example:
+        >>> import eqcnn
+        >>> G = eqcnn.Cyclic(8)
+        >>> t = G.trivial(3) + G.regular(2)
+        >>> t.size
+        19
+        >>> t
+        Cyclic(8).trivial(3) + Cyclic(8).regular(2)
+    """
+
+    def __init__(self, group: PointGroup, representations: Iterable[Representation]) -> None:
+        if not isinstance(group, PointGroup):
+            raise TypeError(f"`group` must be an eqcnn group (Trivial, Cyclic, Dihedral), got {group!r}")
+        reps = tuple(representations)
+        for i, r in enumerate(reps):
+            if not isinstance(r, Representation):
+                raise TypeError(f"`representations[{i}]` must be a Representation, got {type(r).__name__}")
+            if r.group != group:
+                raise ValueError(
+                    f"`representations[{i}]` belongs to {r.group!r}, not to the field type's group {group!r}"
+                )
+        self.group = group
+        self.representations = reps
+
+    @classmethod
+    def repeat(cls, group: PointGroup, rep: Representation, multiplicity: int) -> FieldType:
+        check_int("multiplicity", multiplicity, minimum=0)
+        return cls(group, [rep] * multiplicity)
+
+    # -- basic properties -----------------------------------------------------------
+    @cached_property
+    def size(self) -> int:
+        """Number of channels."""
+        return sum(r.size for r in self.representations)
+
+    def __len__(self) -> int:
+        """Number of fields."""
+        return len(self.representations)
+
+    @cached_property
+    def field_starts(self) -> tuple[int, ...]:
+        """First channel of each field."""
+        starts, c = [], 0
+        for r in self.representations:
+            starts.append(c)
+            c += r.size
+        return tuple(starts)
+
+    def __add__(self, other: FieldType) -> FieldType:
+        if not isinstance(other, FieldType):
+            return NotImplemented
+        if other.group != self.group:
+            raise ValueError(f"cannot concatenate field types of different groups: {self.group!r} and {other.group!r}")
+        return FieldType(self.group, self.representations + other.representations)
+
+    def __eq__(self, other: object) -> bool:
+        return (
+            isinstance(other, FieldType) and self.group == other.group and self.representations == other.representations
+        )
+
+    def __hash__(self) -> int:
+        return hash((self.group, self.representations))
+
+    def __reduce__(self):
+        return (FieldType, (self.group, list(self.representations)))
+
+    def runs(self) -> list[tuple[Representation, int]]:
+        """Consecutive runs of equal representations: ``[(rep, count), ...]``."""
+        out: list[tuple[Representation, int]] = []
+        for r in self.representations:
+            if out and out[-1][0] == r:
+                out[-1] = (r, out[-1][1] + 1)
+            else:
+                out.append((r, 1))
+        return out
+
+    def __repr__(self) -> str:
+        if not self.representations:
+            return f"FieldType({self.group!r}, [])"
+        parts = []
+        for rep, n in self.runs():
+            if rep.name in ("trivial", "regular"):
+                parts.append(f"{self.group!r}.{rep.name}({n})")
+            elif rep.name.startswith("irrep("):
+                idx = rep.name[len("irrep(") : -1]
+                mult = "" if n == 1 else f", multiplicity={n}"
+                parts.append(f"{self.group!r}.irreps_field({idx}{mult})")
+            else:
+                parts.append(f"FieldType({self.group!r}, [{rep.name}] * {n})")
+        return " + ".join(parts)
+
+    # -- structure used by layers ---------------------------------------------------------
+    @property
+    def is_trivial(self) -> bool:
+        """Whether every channel is a scalar (invariant) field."""
+        return all(r.is_trivial for r in self.representations)
+
+    @property
+    def is_regular(self) -> bool:
+        return all(r == self.group.regular_representation for r in self.representations)
+
+    def fibre_matrix(self, g: GroupElement) -> np.ndarray:
+        """Block-diagonal ``size x size`` matrix of ``g`` acting on the channels."""
+        self.group._check_member(g, "g")
+        m = np.zeros((self.size, self.size))
+        for start, r in zip(self.field_starts, self.representations):
+            m[start : start + r.size, start : start + r.size] = r(g)
+        return m
+
+    @cached_property
+    def invariant_basis(self) -> np.ndarray:
+        """``size x n`` basis of the channel vectors fixed by the group (where biases live)."""
+        cols = []
+        for start, r in zip(self.field_starts, self.representations):
+            b = r.invariant_basis
+            full = np.zeros((self.size, b.shape[1]))
+            full[start : start + r.size] = b
+            cols.append(full)
+        return np.concatenate(cols, axis=1) if cols else np.zeros((0, 0))
+
+    def _permutation(self, g: GroupElement) -> list[int] | None:
+        """Channel index list ``p`` with ``(rho(g) v)[i] = v[p[i]]``, when rho(g) is a permutation."""
+        m = self.fibre_matrix(g)
+        if not (np.all((m == 0) | (m == 1)) and np.all(m.sum(axis=1) == 1)):
+            return None
+        return [int(j) for j in m.argmax(axis=1)]
+
+    # -- action on tensors ---------------------------------------------------------------------
+    def transform_fibres(self, x: torch.Tensor, g: GroupElement) -> torch.Tensor:
+        """Mix each field's channels by ``rho(g)``, leaving pixels where they are."""
+        check_tensor(x, self.size, f"{self!r}.transform")
+        perm = self._permutation(g)
+        if perm is not None:
+            return x.index_select(-3, torch.tensor(perm, device=x.device))
+        m = torch.as_tensor(self.fibre_matrix(g), dtype=x.dtype, device=x.device)
+        return torch.einsum("ij,...jhw->...ihw", m, x)
+
+    def transform(self, x: torch.Tensor, g: GroupElement, interpolation: Interpolation = "bicubic") -> torch.Tensor:
+        """Act with ``g`` on a feature tensor: ``(g . f)(x) = rho(g) f(g^-1 x)``.
+
+        Exact for elements that map the pixel grid onto itself (multiples of 90
+        degrees and reflections); other angles resample the pixels with
+        ``interpolation`` (zero outside the image).
+
+        Args:
+            x: tensor of shape ``(B, size, H, W)`` or ``(size, H, W)``.
+            g: an element of ``self.group``.
+        """
+        self.group._check_member(g, "g")
+        check_tensor(x, self.size, f"{self!r}.transform")
+        y = rotate_pixels(x, g.angle, g.reflection, interpolation=interpolation)
+        return self.transform_fibres(y, g)

@@ -1,0 +1,73 @@
+"""Moving pixels: the action of a plane isometry on the spatial axes of an image.
+
+Plane coordinates of pixel ``(i, j)`` of an ``H x W`` image are
+``x = j - (W - 1) / 2`` (right) and ``y = (H - 1) / 2 - i`` (up), so a positive
+angle turns counter-clockwise exactly like ``torch.rot90(x, 1, dims=(-2, -1))``.
+A reflection is the mirror ``x -> -x`` (``torch.flip(x, dims=[-1])``), applied
+before the rotation.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+
+from .._checks import check_choice
+
+__all__ = ["rotate_pixels"]
+
+Interpolation = Literal["bilinear", "bicubic", "nearest"]
+
+
+def rotate_pixels(
+    x: torch.Tensor,
+    angle: float,
+    reflection: bool = False,
+    interpolation: Interpolation = "bicubic",
+) -> torch.Tensor:
+    """Move the pixels of ``x`` (shape ``(..., H, W)``) by the isometry ``R(angle) F^reflection``.
+
+    Exact (a permutation of pixels) when ``angle`` is a multiple of 90 degrees
+    (for 90 and 270 degrees the image must be square); otherwise the image is
+    resampled with ``interpolation`` about its centre and zero outside.
+    """
+    check_choice("interpolation", interpolation, ("bilinear", "bicubic", "nearest"))
+    if reflection:
+        x = torch.flip(x, dims=[-1])
+    quarter = angle / (math.pi / 2)
+    q = round(quarter)
+    if abs(quarter - q) < 1e-9:
+        q %= 4
+        if q % 2 == 1 and x.shape[-1] != x.shape[-2]:
+            raise ValueError(f"a 90-degree turn needs a square image, got spatial shape {tuple(x.shape[-2:])}")
+        return torch.rot90(x, q, dims=(-2, -1)) if q else x
+    return _resample_rotation(x, angle, interpolation)
+
+
+def _resample_rotation(x: torch.Tensor, angle: float, mode: str) -> torch.Tensor:
+    H, W = x.shape[-2:]
+    lead = x.shape[:-3] if x.dim() >= 4 else ()
+    if x.dim() < 3:
+        raise ValueError(f"expected a tensor (..., C, H, W), got shape {tuple(x.shape)}")
+    flat = x.reshape(-1, *x.shape[-3:])
+    dtype = flat.dtype if flat.dtype in (torch.float32, torch.float64) else torch.float32
+    # Output pixel p (plane coords) takes the value of the input at R(-angle) p.
+    dev = flat.device
+    i = torch.arange(H, dtype=torch.float64, device=dev)
+    j = torch.arange(W, dtype=torch.float64, device=dev)
+    ii, jj = torch.meshgrid(i, j, indexing="ij")
+    px = jj - (W - 1) / 2
+    py = (H - 1) / 2 - ii
+    c, s = math.cos(angle), math.sin(angle)
+    qx = c * px + s * py
+    qy = -s * px + c * py
+    # back to grid_sample's normalised coordinates (align_corners=True)
+    u = qx / ((W - 1) / 2) if W > 1 else qx
+    v = -qy / ((H - 1) / 2) if H > 1 else -qy
+    grid = torch.stack([u, v], dim=-1).to(dtype)[None].expand(flat.shape[0], H, W, 2)
+    out = F.grid_sample(flat.to(dtype), grid, mode=mode, padding_mode="zeros", align_corners=True)
+    out = out.to(x.dtype)
+    return out.reshape(*lead, *x.shape[-3:]) if lead else out.reshape(x.shape)

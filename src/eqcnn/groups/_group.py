@@ -1,0 +1,260 @@
+"""Point groups of the plane: Trivial, Cyclic(N) and Dihedral(N).
+
+An element is ``r^k f^a``: first the reflection ``f`` (when ``a = 1``), then the
+rotation ``r^k`` by ``2 pi k / N`` counter-clockwise.  The reflection is the
+mirror ``x -> -x`` about the vertical axis, i.e. ``torch.flip(x, dims=[-1])`` on
+an image, as in escnn's ``flipRot2dOnR2``.  Elements are listed rotations
+first, then reflections, which is also the channel order of a regular field.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import cached_property
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from .._checks import check_int
+
+if TYPE_CHECKING:
+    from ..fields import FieldType
+    from ._representation import Representation
+
+__all__ = ["Cyclic", "Dihedral", "GroupElement", "PointGroup", "Trivial"]
+
+
+@dataclass(frozen=True)
+class GroupElement:
+    """The element ``r^rotation f^reflection`` of a point group.
+
+    Attributes:
+        group: the group it belongs to.
+        rotation: the power ``k`` of the generating rotation, in ``[0, N)``.
+        reflection: ``True`` when the element includes the mirror ``x -> -x``.
+    """
+
+    group: PointGroup
+    rotation: int
+    reflection: bool = False
+
+    @property
+    def angle(self) -> float:
+        """Rotation angle in radians, counter-clockwise, in ``[0, 2 pi)``."""
+        return 2 * math.pi * self.rotation / self.group.N
+
+    @property
+    def index(self) -> int:
+        """Position of the element in ``group.elements`` (and in a regular field)."""
+        return self.rotation + self.group.N * int(self.reflection)
+
+    @property
+    def quarter_turns(self) -> int | None:
+        """The angle as a number of 90-degree turns, or ``None`` if it is not one."""
+        q, rem = divmod(4 * self.rotation, self.group.N)
+        return q if rem == 0 else None
+
+    @property
+    def is_grid_symmetry(self) -> bool:
+        """Whether the element maps the square pixel grid onto itself."""
+        return self.quarter_turns is not None
+
+    def __matmul__(self, other: GroupElement) -> GroupElement:
+        return self.group.compose(self, other)
+
+    def __mul__(self, other: GroupElement) -> GroupElement:
+        return self.group.compose(self, other)
+
+    def inverse(self) -> GroupElement:
+        return self.group.inverse(self)
+
+    def matrix(self) -> np.ndarray:
+        """The 2x2 matrix of the element acting on plane coordinates ``(x, y)``."""
+        c, s = _cos_sin(self.angle)
+        rot = np.array([[c, -s], [s, c]])
+        if self.reflection:
+            rot = rot @ np.diag([-1.0, 1.0])
+        return rot
+
+    def __repr__(self) -> str:
+        deg = self.rotation * 360 / self.group.N
+        deg_s = f"{deg:g}"
+        return f"{self.group!r}[rot {deg_s} deg{', flip' if self.reflection else ''}]"
+
+
+def _cos_sin(angle: float) -> tuple[float, float]:
+    """cos and sin, exact (0 or +-1) at multiples of 90 degrees."""
+    c, s = math.cos(angle), math.sin(angle)
+    c = round(c) if abs(c - round(c)) < 1e-12 else c
+    s = round(s) if abs(s - round(s)) < 1e-12 else s
+    return float(c), float(s)
+
+
+class PointGroup:
+    """A finite group of rotations (and reflections) of the plane about the origin.
+
+    Use the concrete groups :class:`Trivial`, :class:`Cyclic` and :class:`Dihedral`.
+    """
+
+    N: int
+    has_reflections: bool
+
+    def __init__(self, N: int, reflections: bool) -> None:
+        check_int("N", N, minimum=1)
+        self.N = int(N)
+        self.has_reflections = bool(reflections)
+
+    # -- identity and pickling ------------------------------------------------
+    def _key(self) -> tuple[int, bool]:
+        return (self.N, self.has_reflections)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, PointGroup) and self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(("PointGroup", *self._key()))
+
+    def __reduce__(self):  # rebuild through the constructor (caches are not pickled)
+        return (type(self), self._ctor_args())
+
+    def _ctor_args(self) -> tuple:
+        return (self.N,)
+
+    # -- structure --------------------------------------------------------------
+    @property
+    def order(self) -> int:
+        """Number of elements."""
+        return self.N * (2 if self.has_reflections else 1)
+
+    @cached_property
+    def elements(self) -> tuple[GroupElement, ...]:
+        """All elements: rotations by ``2 pi k / N``, then the reflected ones."""
+        flips = (False, True) if self.has_reflections else (False,)
+        return tuple(GroupElement(self, k, f) for f in flips for k in range(self.N))
+
+    @property
+    def identity(self) -> GroupElement:
+        return self.elements[0]
+
+    @property
+    def generators(self) -> tuple[GroupElement, ...]:
+        gens = []
+        if self.N > 1:
+            gens.append(GroupElement(self, 1, False))
+        if self.has_reflections:
+            gens.append(GroupElement(self, 0, True))
+        return tuple(gens)
+
+    def element(self, rotation: int = 0, reflection: bool = False) -> GroupElement:
+        """The element ``r^rotation f^reflection`` (rotation taken modulo N)."""
+        check_int("rotation", rotation)
+        if reflection and not self.has_reflections:
+            raise ValueError(f"`reflection` (=True) needs a group with reflections; {self!r} has none")
+        return GroupElement(self, int(rotation) % self.N, bool(reflection))
+
+    def rotation_by(self, degrees: float) -> GroupElement:
+        """The rotation by ``degrees`` counter-clockwise; it must be a multiple of 360/N."""
+        steps = degrees * self.N / 360.0
+        if abs(steps - round(steps)) > 1e-9:
+            raise ValueError(f"`degrees` (={degrees}) must be a multiple of {360 / self.N:g} for {self!r}")
+        return self.element(round(steps))
+
+    def compose(self, a: GroupElement, b: GroupElement) -> GroupElement:
+        """``a b``: first ``b``, then ``a``."""
+        self._check_member(a, "a")
+        self._check_member(b, "b")
+        sign = -1 if a.reflection else 1
+        return GroupElement(self, (a.rotation + sign * b.rotation) % self.N, a.reflection != b.reflection)
+
+    def inverse(self, a: GroupElement) -> GroupElement:
+        self._check_member(a, "a")
+        if a.reflection:
+            return a
+        return GroupElement(self, (-a.rotation) % self.N, False)
+
+    def _check_member(self, a: object, name: str) -> None:
+        if not isinstance(a, GroupElement) or a.group != self:
+            raise ValueError(f"`{name}` must be an element of {self!r}, got {a!r}")
+
+    @property
+    def is_grid_symmetric(self) -> bool:
+        """Whether every element maps the square pixel grid onto itself (N in 1, 2, 4)."""
+        return all(g.is_grid_symmetry for g in self.elements)
+
+    # -- representations ----------------------------------------------------------
+    @cached_property
+    def trivial_representation(self) -> Representation:
+        from ._representation import trivial_representation
+
+        return trivial_representation(self)
+
+    @cached_property
+    def regular_representation(self) -> Representation:
+        from ._representation import regular_representation
+
+        return regular_representation(self)
+
+    def irrep(self, *index: int) -> Representation:
+        """An irreducible representation; see :meth:`irreps` for the valid indices."""
+        from ._representation import irrep
+
+        return irrep(self, *index)
+
+    def irreps(self) -> list[Representation]:
+        """All irreducible representations of the group."""
+        from ._representation import all_irreps
+
+        return all_irreps(self)
+
+    # -- field types ------------------------------------------------------------------
+    def trivial(self, multiplicity: int = 1) -> FieldType:
+        """``multiplicity`` scalar fields (one channel each): e.g. an RGB image is ``trivial(3)``."""
+        from ..fields import FieldType
+
+        return FieldType.repeat(self, self.trivial_representation, multiplicity)
+
+    def regular(self, multiplicity: int = 1) -> FieldType:
+        """``multiplicity`` regular fields of ``order`` channels each."""
+        from ..fields import FieldType
+
+        return FieldType.repeat(self, self.regular_representation, multiplicity)
+
+    def irreps_field(self, *index: int, multiplicity: int = 1) -> FieldType:
+        """``multiplicity`` fields of the irreducible representation ``irrep(*index)``."""
+        from ..fields import FieldType
+
+        return FieldType.repeat(self, self.irrep(*index), multiplicity)
+
+
+class Cyclic(PointGroup):
+    """C_N: the N rotations by multiples of ``360/N`` degrees."""
+
+    def __init__(self, N: int) -> None:
+        super().__init__(N, reflections=False)
+
+    def __repr__(self) -> str:
+        return f"Cyclic({self.N})"
+
+
+class Trivial(Cyclic):
+    """The group with one element: translations only, i.e. the ordinary CNN."""
+
+    def __init__(self) -> None:
+        super().__init__(1)
+
+    def _ctor_args(self) -> tuple:
+        return ()
+
+    def __repr__(self) -> str:
+        return "Trivial()"
+
+
+class Dihedral(PointGroup):
+    """D_N: the N rotations of :class:`Cyclic` and N reflections (2N elements)."""
+
+    def __init__(self, N: int) -> None:
+        super().__init__(N, reflections=True)
+
+    def __repr__(self) -> str:
+        return f"Dihedral({self.N})"

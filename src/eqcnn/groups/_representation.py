@@ -1,0 +1,172 @@
+"""Real orthogonal representations of the point groups.
+
+A representation of a finite group is stored as the stack of its matrices, one
+per element in ``group.elements`` order, so it is plain data: hashable,
+picklable and cheap to compare.  Matrix entries at multiples of 90 degrees are
+exact (0 or +-1), so transforms by those elements are exact in floating point.
+
+Irreducible representations follow escnn's naming and matrices:
+
+- ``Cyclic(N)``: ``irrep(k)`` for ``0 <= k <= N // 2``; ``irrep(0)`` is trivial,
+  ``irrep(k)`` for ``0 < k < N/2`` rotates a 2-vector by ``k`` times the angle,
+  ``irrep(N/2)`` (N even) is the sign ``(-1)^rotation``.
+- ``Dihedral(N)``: ``irrep(j, k)``; ``(0, 0)`` trivial, ``(1, 0)`` the sign of
+  the reflection, ``(1, k)`` for ``0 < k < N/2`` is 2-D (rotation by ``k`` times
+  the angle, reflection ``diag(1, -1)``), and for N even ``(0, N/2)`` and
+  ``(1, N/2)``: ``(-1)^rotation``, times the reflection sign for ``j = 1``.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+
+import numpy as np
+
+from ._group import GroupElement, PointGroup, _cos_sin
+
+__all__ = ["Representation", "all_irreps", "irrep", "regular_representation", "trivial_representation"]
+
+
+class Representation:
+    """A real orthogonal representation ``rho`` of a point group.
+
+    Args:
+        group: the group.
+        name: a short name (``"trivial"``, ``"regular"``, ``"irrep(1)"``...).
+        matrices: array of shape ``(group.order, size, size)``; entry ``i`` is
+            ``rho(group.elements[i])``.
+    """
+
+    def __init__(self, group: PointGroup, name: str, matrices: np.ndarray) -> None:
+        matrices = np.asarray(matrices, dtype=np.float64)
+        if matrices.ndim != 3 or matrices.shape[0] != group.order or matrices.shape[1] != matrices.shape[2]:
+            raise ValueError(f"`matrices` must have shape ({group.order}, d, d) for {group!r}, got {matrices.shape}")
+        self.group = group
+        self.name = name
+        self.matrices = matrices
+        self.matrices.setflags(write=False)
+
+    @property
+    def size(self) -> int:
+        return self.matrices.shape[1]
+
+    def __call__(self, g: GroupElement) -> np.ndarray:
+        """The matrix ``rho(g)``."""
+        self.group._check_member(g, "g")
+        return self.matrices[g.index]
+
+    def __eq__(self, other: object) -> bool:
+        return (
+            isinstance(other, Representation)
+            and self.group == other.group
+            and self.name == other.name
+            and np.array_equal(self.matrices, other.matrices)
+        )
+
+    def __hash__(self) -> int:
+        return hash((self.group, self.name, self.size))
+
+    def __repr__(self) -> str:
+        return f"{self.group!r}.{self.name}"
+
+    @cached_property
+    def invariant_basis(self) -> np.ndarray:
+        """Basis of the vectors fixed by every ``rho(g)``, shape ``(size, n)``.
+
+        Each column is scaled so its largest entry is 1 (for a regular field:
+        all ones).  This is where a bias may live.
+        """
+        proj = self.matrices.mean(axis=0)
+        u, s, _ = np.linalg.svd(proj)
+        basis = u[:, s > 0.5]  # a projector has singular values 0 or 1
+        for j in range(basis.shape[1]):
+            col = basis[:, j]
+            basis[:, j] = col / col[np.argmax(np.abs(col))]
+        return basis
+
+    @property
+    def is_trivial(self) -> bool:
+        return self.size == 1 and bool(np.all(self.matrices == 1))
+
+    @property
+    def is_permutation(self) -> bool:
+        """Whether every matrix is a permutation (e.g. trivial and regular)."""
+        m = self.matrices
+        return bool(np.all((m == 0) | (m == 1)) and np.all(m.sum(axis=1) == 1))
+
+
+def trivial_representation(group: PointGroup) -> Representation:
+    return Representation(group, "trivial", np.ones((group.order, 1, 1)))
+
+
+def regular_representation(group: PointGroup) -> Representation:
+    """``rho(g) e_h = e_{g h}``: a permutation of the ``order`` channels."""
+    n = group.order
+    mats = np.zeros((n, n, n))
+    for g in group.elements:
+        for h in group.elements:
+            mats[g.index, (g @ h).index, h.index] = 1.0
+    if n == 1:
+        # For the trivial group the regular representation *is* the trivial one.
+        return trivial_representation(group)
+    return Representation(group, "regular", mats)
+
+
+def _rot(angle: float) -> np.ndarray:
+    c, s = _cos_sin(angle)
+    return np.array([[c, -s], [s, c]])
+
+
+def irrep(group: PointGroup, *index: int) -> Representation:
+    """The irreducible representation with the given index (see module doc)."""
+    N = group.N
+    if not group.has_reflections:
+        if len(index) != 1 or not 0 <= index[0] <= N // 2:
+            raise ValueError(f"irreps of {group!r} are irrep(k) with 0 <= k <= {N // 2}; got irrep{tuple(index)}")
+        (k,) = index
+        if k == 0:
+            return trivial_representation(group)
+        mats: list = []
+        for g in group.elements:
+            if 2 * k == N:
+                mats.append([[(-1.0) ** g.rotation]])
+            else:
+                mats.append(_rot(k * g.angle))
+        return Representation(group, f"irrep({k})", np.array(mats))
+
+    if (
+        len(index) != 2
+        or index[0] not in (0, 1)
+        or not 0 <= index[1] <= N // 2
+        or (index[0] == 0 and 0 < 2 * index[1] < N)
+    ):
+        valid = ["(0, 0)", "(1, 0)"] + [f"(1, {k})" for k in range(1, (N + 1) // 2)]
+        if N % 2 == 0:
+            valid += [f"(0, {N // 2})", f"(1, {N // 2})"]
+        raise ValueError(f"irreps of {group!r} are irrep{', irrep'.join(valid)}; got irrep{tuple(index)}")
+    j, k = index
+    if (j, k) == (0, 0):
+        return trivial_representation(group)
+    mats = []
+    for g in group.elements:
+        flip_sign = -1.0 if (j == 1 and g.reflection) else 1.0
+        if k == 0 or 2 * k == N:
+            rot_sign = (-1.0) ** (g.rotation * k * 2 // N) if k else 1.0
+            mats.append([[rot_sign * flip_sign]])
+        else:
+            m = _rot(k * g.angle)
+            if g.reflection:
+                m = m @ np.diag([1.0, -1.0])
+            mats.append(m)
+    return Representation(group, f"irrep({j}, {k})", np.array(mats))
+
+
+def all_irreps(group: PointGroup) -> list[Representation]:
+    N = group.N
+    if not group.has_reflections:
+        return [irrep(group, k) for k in range(N // 2 + 1)]
+    out = [irrep(group, 0, 0), irrep(group, 1, 0)]
+    out += [irrep(group, 1, k) for k in range(1, (N + 1) // 2)]
+    if N % 2 == 0:
+        out += [irrep(group, 0, N // 2), irrep(group, 1, N // 2)]
+    return out

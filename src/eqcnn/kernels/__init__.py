@@ -1,0 +1,11 @@
+"""Spaces of equivariant filters (layer 3 of eqcnn).
+
+:func:`kernel_basis` returns the cached orthonormal basis of filters that map
+one representation to another; a convolution's filter is a linear combination
+of these, so it is equivariant for any weights.
+"""
+
+from ._basis import BasisKind, KernelBasis, default_basis_kind, kernel_basis
+from ._harmonic import default_max_frequency
+
+__all__ = ["BasisKind", "KernelBasis", "default_basis_kind", "default_max_frequency", "kernel_basis"]

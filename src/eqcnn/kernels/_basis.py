@@ -1,0 +1,96 @@
+"""KernelBasis: the cached space of equivariant filters for one pair of representations."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Literal
+
+import numpy as np
+
+from .._checks import check_choice, check_int
+from ..groups import PointGroup, Representation
+from ._harmonic import harmonic_filters
+from ._pixel import pixel_filters
+from ._solve import orthonormal_rows
+
+__all__ = ["BasisKind", "KernelBasis", "default_basis_kind", "kernel_basis"]
+
+BasisKind = Literal["auto", "harmonic", "pixel"]
+
+
+class KernelBasis:
+    """An orthonormal basis of the filters ``K`` with ``K(g p) = rho_out(g) K(p) rho_in(g)^-1``.
+
+    Attributes:
+        rep_in, rep_out: the representations of the input and output field.
+        kernel_size: the side ``k`` of the square filter.
+        kind: ``"harmonic"`` or ``"pixel"``.
+        filters: array ``(dim, d_out, d_in, k, k)``, orthonormal in the
+            Frobenius inner product; read-only.
+    """
+
+    def __init__(
+        self, rep_in: Representation, rep_out: Representation, kernel_size: int, kind: str, filters: np.ndarray
+    ) -> None:
+        self.rep_in = rep_in
+        self.rep_out = rep_out
+        self.kernel_size = kernel_size
+        self.kind = kind
+        self.filters = filters
+        self.filters.setflags(write=False)
+
+    @property
+    def dim(self) -> int:
+        return self.filters.shape[0]
+
+    @property
+    def is_identity(self) -> bool:
+        """Whether filter ``b`` is the one-hot pixel ``b`` (1x1 fields, every pixel free)."""
+        f = self.filters
+        n = f.shape[0]
+        return f.shape[1:3] == (1, 1) and n == f[0, 0, 0].size and np.array_equal(f.reshape(n, n), np.eye(n))
+
+    def __repr__(self) -> str:
+        return (
+            f"KernelBasis({self.rep_in!r} -> {self.rep_out!r}, kernel_size={self.kernel_size}, "
+            f"kind={self.kind!r}, dim={self.dim})"
+        )
+
+
+def default_basis_kind(group: PointGroup) -> str:
+    """``"pixel"`` for the trivial group (so it is exactly the ordinary conv), else ``"harmonic"``."""
+    return "pixel" if group.order == 1 else "harmonic"
+
+
+def kernel_basis(
+    rep_in: Representation, rep_out: Representation, kernel_size: int, kind: BasisKind = "auto"
+) -> KernelBasis:
+    """The (cached, shared) basis of equivariant ``kernel_size x kernel_size`` filters from ``rep_in`` to ``rep_out``.
+
+    Example:
+        >>> import eqcnn
+        >>> from eqcnn.kernels import kernel_basis
+        >>> G = eqcnn.Cyclic(4)
+        >>> kernel_basis(G.trivial_representation, G.regular_representation, 3, "pixel").dim  # 9 free taps, as GrouPy
+        9
+        >>> kernel_basis(G.trivial_representation, G.regular_representation, 3, "harmonic").dim
+        6
+    """
+    check_int("kernel_size", kernel_size, minimum=1)
+    check_choice("kind", kind, ("auto", "harmonic", "pixel"))
+    if rep_in.group != rep_out.group:
+        raise ValueError(f"`rep_in` is of {rep_in.group!r} but `rep_out` is of {rep_out.group!r}")
+    if kind == "auto":
+        kind = default_basis_kind(rep_in.group)  # type: ignore[assignment]
+    return _cached_basis(rep_in, rep_out, int(kernel_size), kind)
+
+
+@lru_cache(maxsize=512)
+def _cached_basis(rep_in: Representation, rep_out: Representation, kernel_size: int, kind: str) -> KernelBasis:
+    if kind == "pixel":
+        filters = pixel_filters(rep_in, rep_out, kernel_size)  # orthonormal by construction
+    else:
+        raw = harmonic_filters(rep_in, rep_out, kernel_size)
+        flat = raw.reshape(raw.shape[0], int(np.prod(raw.shape[1:])))
+        filters = orthonormal_rows(flat).reshape(-1, *raw.shape[1:])
+    return KernelBasis(rep_in, rep_out, kernel_size, kind, np.ascontiguousarray(filters))

@@ -1,0 +1,66 @@
+"""The pixel basis: the constraint solved on the k x k grid itself.
+
+Only for groups whose every element maps the square grid onto itself
+(Trivial, C2, C4, D1, D2, D4).  Pixels fall into orbits under the group; a
+filter is free at one pixel of each orbit, up to the constraint of the
+pixel's stabiliser, and determined elsewhere in the orbit by
+``K(g p) = rho_out(g) K(p) rho_in(g)^-1``.  This is how GrouPy builds p4 and
+p4m convolutions, and for the trivial group it is every pixel free: the
+ordinary convolution.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..groups import Representation
+from ._solve import null_space
+
+__all__ = ["pixel_filters"]
+
+
+def pixel_filters(rep_in: Representation, rep_out: Representation, kernel_size: int) -> np.ndarray:
+    """Orthonormal basis filters, shape ``(n, d_out, d_in, k, k)``.
+
+    For the trivial group with scalar fields this is the identity, pixels in
+    row-major order.
+    """
+    group = rep_in.group
+    if not group.is_grid_symmetric:
+        raise ValueError(
+            f"the pixel basis needs a group whose elements map the pixel grid onto itself "
+            f"(Trivial, C2, C4, D1, D2, D4); {group!r} has rotations by {360 / group.N:g} degrees: "
+            f"use basis='harmonic'"
+        )
+    k = kernel_size
+    c = (k - 1) / 2
+    d_o, d_i = rep_out.size, rep_in.size
+    mats = [g.matrix() for g in group.elements]
+
+    def where(g_idx: int, i: int, j: int) -> tuple[int, int]:
+        x, y = j - c, c - i
+        nx, ny = mats[g_idx] @ np.array([x, y])
+        return round(c - ny), round(nx + c)
+
+    seen = np.zeros((k, k), dtype=bool)
+    basis = []
+    for i in range(k):
+        for j in range(k):
+            if seen[i, j]:
+                continue
+            images = [where(gi, i, j) for gi in range(group.order)]
+            stab = [g for gi, g in enumerate(group.elements) if images[gi] == (i, j) and gi != 0]
+            constraints = [np.kron(rep_out(h), rep_in(h)) - np.eye(d_o * d_i) for h in stab]
+            sols = null_space(constraints, d_o * d_i).reshape(-1, d_o, d_i)
+            orbit = set(images)
+            for e in sols:
+                filt = np.zeros((d_o, d_i, k, k))
+                for gi, g in enumerate(group.elements):
+                    pi, pj = images[gi]
+                    filt[:, :, pi, pj] = rep_out(g) @ e @ rep_in(g).T
+                basis.append(filt / np.sqrt(len(orbit)))
+            for pi, pj in orbit:
+                seen[pi, pj] = True
+    if not basis:
+        return np.zeros((0, d_o, d_i, k, k))
+    return np.stack(basis)

@@ -1,0 +1,56 @@
+"""EquivariantModule: the base of every eqcnn layer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from torch import nn
+
+from .._checks import check_tensor
+from ..fields import FieldType
+
+__all__ = ["EquivariantModule"]
+
+
+class EquivariantModule(nn.Module):
+    """An ``nn.Module`` mapping plain tensors of ``in_type`` to tensors of ``out_type``.
+
+    For every group element ``g`` the module promises
+    ``module(in_type.transform(x, g)) == out_type.transform(module(x), g)``
+    (exactly for grid symmetries, approximately otherwise; see each layer).
+
+    Subclasses set ``in_type`` and ``out_type`` in ``__init__`` and implement
+    ``forward`` and ``export``.
+    """
+
+    in_type: FieldType
+    out_type: FieldType
+
+    def check_input(self, x: Any) -> None:
+        """Raise a clear error if ``x`` is not a float tensor with ``in_type.size`` channels."""
+        check_tensor(x, self.in_type.size, type(self).__name__)
+
+    def export(self) -> nn.Module:
+        """A plain PyTorch module computing the same function (no eqcnn needed to run it)."""
+        raise NotImplementedError(f"{type(self).__name__} does not implement export()")
+
+    def _extra_state_info(self) -> dict[str, Any]:
+        return {"in_type": repr(self.in_type), "out_type": repr(self.out_type)}
+
+    def get_extra_state(self) -> dict[str, Any]:
+        # Stored in the state_dict so that loading weights into a layer built for
+        # another group or field type fails with a message that says so.
+        return {"eqcnn": self._extra_state_info()}
+
+    def set_extra_state(self, state: Any) -> None:
+        if not isinstance(state, dict) or "eqcnn" not in state:
+            return
+        mine = self._extra_state_info()
+        theirs = state["eqcnn"]
+        diff = [k for k, v in mine.items() if k in theirs and theirs[k] != v]
+        if diff:
+            saved = ", ".join(f"{k}={theirs[k]}" for k in diff)
+            here = ", ".join(f"{k}={mine[k]}" for k in diff)
+            raise ValueError(
+                f"cannot load a state_dict saved from a {type(self).__name__} with {saved} into one with {here}"
+            )

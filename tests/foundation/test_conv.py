@@ -1,0 +1,307 @@
+"""Conv2d: the ordinary conv for Trivial, exact equivariance, caching, init, errors."""
+
+import copy
+import io
+import pickle
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+import eqcnn
+from eqcnn import nn as enn
+
+F32_TOL = 1e-5
+
+
+def rel_err(a, b):
+    return ((a - b).norm() / b.norm().clamp_min(1e-30)).item()
+
+
+# -- Trivial is exactly torch's conv ---------------------------------------------------------------
+def test_trivial_conv_is_torch_conv_with_same_parameter_count():
+    T = eqcnn.Trivial()
+    conv = enn.Conv2d(T.trivial(3), T.regular(16), 5)
+    ref = torch.nn.Conv2d(3, 16, 5)
+    assert sum(p.numel() for p in conv.parameters()) == sum(p.numel() for p in ref.parameters()) == 1216
+    x = torch.randn(2, 3, 12, 12)
+    filt, bias = conv.expand_parameters()
+    assert filt.shape == (16, 3, 5, 5)
+    assert torch.equal(conv(x), F.conv2d(x, filt, bias))
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        dict(kernel_size=3, stride=2, padding=1),
+        dict(kernel_size=(3, 5), padding=(1, 2), dilation=2),
+        dict(kernel_size=4, padding=1, padding_mode="reflect"),
+        dict(kernel_size=3, padding="same", padding_mode="circular", bias=False),
+    ],
+)
+def test_trivial_conv_matches_torch_for_options(kwargs):
+    T = eqcnn.Trivial()
+    conv = enn.Conv2d(T.trivial(4), T.trivial(6), **kwargs)
+    ref = torch.nn.Conv2d(4, 6, **kwargs)
+    with torch.no_grad():
+        ref.weight.copy_(conv.weight.view_as(ref.weight))
+        if ref.bias is not None:
+            ref.bias.copy_(torch.randn(6))
+            conv.bias.copy_(ref.bias)
+    x = torch.randn(2, 4, 11, 13)
+    torch.testing.assert_close(conv(x), ref(x), rtol=1e-6, atol=1e-6)
+
+
+# -- exact equivariance ---------------------------------------------------------------------
+def type_pairs(G):
+    irrep = G.irreps()[-1] if G.order > 1 else G.trivial_representation
+    irr = eqcnn.FieldType(G, [irrep])
+    return {
+        "lifting": (G.trivial(2), G.regular(3)),
+        "group": (G.regular(2), G.regular(3)),
+        "irreps": (irr + G.regular(1), irr + G.trivial(1)),
+        "invariant": (G.regular(3), G.trivial(2)),
+    }
+
+
+EXACT_GROUPS = [
+    eqcnn.Cyclic(2),
+    eqcnn.Cyclic(4),
+    eqcnn.Cyclic(8),
+    eqcnn.Dihedral(1),
+    eqcnn.Dihedral(4),
+    eqcnn.Dihedral(8),
+]
+
+
+@pytest.mark.parametrize("G", EXACT_GROUPS, ids=repr)
+@pytest.mark.parametrize("kind", ["lifting", "group", "irreps", "invariant"])
+@pytest.mark.parametrize(("size", "dilation"), [(15, 1), (16, 1), (17, 2), (18, 2)])
+def test_conv_is_exactly_equivariant_to_grid_elements(G, kind, size, dilation):
+    tin, tout = type_pairs(G)[kind]
+    conv = enn.Conv2d(tin, tout, 3, padding=dilation, dilation=dilation)
+    with torch.no_grad():
+        conv.bias.normal_() if conv.bias is not None else None
+    x = torch.randn(2, tin.size, size, size)
+    y = conv(x)
+    for g in G.elements:
+        if g.is_grid_symmetry:
+            assert rel_err(conv(tin.transform(x, g)), tout.transform(y, g)) < F32_TOL, g
+
+
+@pytest.mark.parametrize("G", [eqcnn.Cyclic(4), eqcnn.Dihedral(4)], ids=repr)
+def test_pixel_basis_conv_is_exactly_equivariant(G):
+    tin, tout = G.regular(2), G.regular(2)
+    conv = enn.Conv2d(tin, tout, 5, padding=2, basis="pixel")
+    x = torch.randn(1, tin.size, 14, 14)
+    for g in G.elements:
+        assert rel_err(conv(tin.transform(x, g)), tout.transform(conv(x), g)) < F32_TOL
+
+
+@pytest.mark.parametrize("shift", [(0, 1), (3, -2), (7, 5)])
+@pytest.mark.parametrize("stride", [1, 2])
+def test_circular_padding_is_exactly_shift_equivariant(shift, stride):
+    G = eqcnn.Cyclic(8)
+    conv = enn.Conv2d(G.regular(1), G.regular(2), 5, stride=stride, padding=2, padding_mode="circular")
+    x = torch.randn(2, 8, 16, 16)
+    s = (shift[0] * stride, shift[1] * stride)
+    lhs = conv(torch.roll(x, s, dims=(-2, -1)))
+    rhs = torch.roll(conv(x), shift, dims=(-2, -1))
+    assert rel_err(lhs, rhs) < F32_TOL
+
+
+def test_stride_two_exact_when_the_sampled_grid_is_symmetric():
+    G = eqcnn.Cyclic(4)
+    conv = enn.Conv2d(G.trivial(1), G.regular(1), 3, stride=2, padding=1)
+    g = G.element(1)
+    good = torch.randn(1, 1, 17, 17)  # (17 + 2 - 3) % 2 == 0
+    assert rel_err(conv(G.trivial(1).transform(good, g)), G.regular(1).transform(conv(good), g)) < F32_TOL
+    bad = torch.randn(1, 1, 16, 16)  # the sampled grid is off-centre: not exact
+    assert rel_err(conv(G.trivial(1).transform(bad, g)), G.regular(1).transform(conv(bad), g)) > 0.1
+
+
+def test_45_degrees_in_c8_is_approximate_but_close_on_smooth_input():
+    G = eqcnn.Cyclic(8)
+    tin, tout = G.trivial(1), G.regular(4)
+    conv = enn.Conv2d(tin, tout, 7, padding=3).double()
+    n = 33
+    c = (n - 1) / 2
+    i, j = torch.meshgrid(torch.arange(n) - c, torch.arange(n) - c, indexing="ij")
+    x = torch.exp(-((i - 3) ** 2 + (j + 2) ** 2) / 18.0) - torch.exp(-((i + 4) ** 2 + (j - 1) ** 2) / 12.0)
+    x = x[None, None].double()
+    disk = (i**2 + j**2) <= 10**2
+    g = G.element(1)
+    lhs = conv(tin.transform(x, g))[..., disk]
+    rhs = tout.transform(conv(x), g)[..., disk]
+    assert rel_err(lhs, rhs) < 0.1
+
+
+# -- caching, state, init --------------------------------------------------------------------
+def test_eval_caches_filter_and_drops_it_when_weights_change():
+    G = eqcnn.Cyclic(4)
+    conv = enn.Conv2d(G.regular(1), G.regular(1), 3).eval()
+    x = torch.randn(1, 4, 8, 8)
+    with torch.no_grad():
+        y1 = conv(x)
+        f1 = conv.expand_parameters()[0]
+        assert conv.expand_parameters()[0] is f1  # cached
+        conv.weight.add_(1.0)
+        f2 = conv.expand_parameters()[0]
+        assert f2 is not f1
+        assert not torch.equal(conv(x), y1)
+    conv.train()
+    assert conv._cache is None
+
+
+def test_eval_with_gradients_wanted_recomputes_the_filter():
+    G = eqcnn.Cyclic(4)
+    conv = enn.Conv2d(G.regular(1), G.regular(1), 3).eval()
+    conv(torch.randn(1, 4, 8, 8)).sum().backward()
+    assert conv.weight.grad is not None and conv.weight.grad.abs().sum() > 0
+
+
+def test_state_dict_keys_same_in_train_and_eval_and_round_trip():
+    G = eqcnn.Dihedral(4)
+    conv = enn.Conv2d(G.trivial(1), G.regular(2), 5)
+    keys_train = list(conv.state_dict())
+    conv.eval()
+    with torch.no_grad():
+        conv(torch.randn(1, 1, 9, 9))
+    assert list(conv.state_dict()) == keys_train == ["weight", "bias", "_extra_state"]
+    buf = io.BytesIO()
+    torch.save(conv.state_dict(), buf)
+    other = enn.Conv2d(G.trivial(1), G.regular(2), 5)
+    other.load_state_dict(torch.load(io.BytesIO(buf.getvalue()), weights_only=False))
+    assert torch.equal(other.weight, conv.weight)
+
+
+def test_loading_into_another_group_fails_clearly():
+    a = enn.Conv2d(eqcnn.Cyclic(4).trivial(1), eqcnn.Cyclic(4).regular(2), 5)
+    b = enn.Conv2d(eqcnn.Cyclic(8).trivial(1), eqcnn.Cyclic(8).regular(1), 5)
+    with pytest.raises(
+        ValueError,
+        match=(
+            r"saved from a Conv2d with in_type=Cyclic\(4\).trivial\(1\), out_type=Cyclic\(4\).regular\(2\) "
+            r"into one with in_type=Cyclic\(8\).trivial\(1\), out_type=Cyclic\(8\).regular\(1\)"
+        ),
+    ):
+        b.load_state_dict(a.state_dict())
+
+
+def test_pickle_deepcopy_and_repr():
+    G = eqcnn.Cyclic(8)
+    conv = enn.Conv2d(G.trivial(3), G.regular(16), 5, padding=2, bias=False, padding_mode="circular")
+    assert repr(conv) == (
+        "Conv2d(Cyclic(8).trivial(3), Cyclic(8).regular(16), kernel_size=5, padding=2, bias=False, "
+        "padding_mode='circular')"
+    )
+    x = torch.randn(1, 3, 9, 9)
+    for clone in (pickle.loads(pickle.dumps(conv)), copy.deepcopy(conv)):
+        assert torch.equal(clone(x), conv(x))
+
+
+def test_export_matches():
+    G = eqcnn.Dihedral(4)
+    conv = enn.Conv2d(
+        G.trivial(2) + G.regular(1), G.regular(2) + G.irreps_field(1, 1), 3, padding=1, padding_mode="reflect"
+    )
+    plain = conv.export()
+    assert isinstance(plain, torch.nn.Conv2d) and plain.padding_mode == "reflect"
+    x = torch.randn(2, 10, 9, 9)
+    assert rel_err(plain(x), conv(x)) < 1e-6
+
+
+@pytest.mark.parametrize("G", [eqcnn.Trivial(), eqcnn.Cyclic(4), eqcnn.Cyclic(8), eqcnn.Dihedral(4)], ids=repr)
+def test_he_init_keeps_activation_moment_roughly_constant_through_depth(G):
+    # He: a conv doubles the second moment of its (ReLU) input, ReLU halves it, so each
+    # pre-activation has a second moment of about 2.  The promise holds in expectation
+    # over the weights, so take the median over seeds (a few regular fields fluctuate a lot).
+    width = G.regular(64 // G.order)  # 64 channels for every group
+    moments = []
+    for seed in range(5):
+        torch.manual_seed(seed)
+        layers = [enn.Conv2d(G.trivial(4), width, 3, padding=1, padding_mode="circular")]
+        layers += [enn.Conv2d(width, width, 3, padding=1, padding_mode="circular") for _ in range(6)]
+        x = torch.randn(2, 4, 16, 16)
+        row = []
+        with torch.no_grad():
+            for layer in layers:
+                x = layer(x)
+                row.append(x.pow(2).mean().item())
+                x = torch.relu(x)
+        moments.append(row)
+    medians = torch.tensor(moments).median(dim=0).values
+    assert ((medians > 1.0) & (medians < 5.0)).all(), medians
+
+
+# -- bad input -----------------------------------------------------------------------------------
+C4 = eqcnn.Cyclic(4)
+
+
+@pytest.mark.parametrize(
+    ("call", "err", "message"),
+    [
+        (
+            lambda: enn.Conv2d(C4.trivial(1), eqcnn.Cyclic(8).regular(1), 3),
+            ValueError,
+            r"`in_type` and `out_type` must have the same group, got Cyclic\(4\) and Cyclic\(8\)",
+        ),
+        (
+            lambda: enn.Conv2d(C4.trivial(1), C4.regular(1), 4),
+            ValueError,
+            r"`kernel_size` must be odd and square for Cyclic\(4\) .* got 4; use 5",
+        ),
+        (
+            lambda: enn.Conv2d(C4.trivial(1), C4.regular(1), 3, padding_mode="mirror"),
+            ValueError,
+            r"`padding_mode` must be one of 'zeros', 'reflect', 'replicate', 'circular'; got 'mirror'",
+        ),
+        (
+            lambda: enn.Conv2d(C4.trivial(1), C4.irreps_field(1), 1),
+            ValueError,
+            r"no equivariant 1x1 filter maps Cyclic\(4\).trivial\(1\) to Cyclic\(4\).irreps_field\(1\) "
+            r".* use kernel_size >= 3",
+        ),
+        (
+            lambda: enn.Conv2d(3, 16, 3),
+            TypeError,
+            r"`in_type` must be an eqcnn FieldType \(e.g. G.regular\(8\)\), got int",
+        ),
+        (
+            lambda: enn.Conv2d(C4.trivial(1), C4.regular(1), 3, stride=2, padding="same"),
+            ValueError,
+            r"`padding`='same' needs stride 1",
+        ),
+        (lambda: enn.Conv2d(C4.trivial(1), C4.regular(1), 3, groups=2), ValueError, r"`groups` \(=2\) must be 1"),
+        (
+            lambda: enn.Conv2d(eqcnn.Cyclic(8).trivial(1), eqcnn.Cyclic(8).regular(1), 3, basis="pixel"),
+            ValueError,
+            r"the pixel basis needs a group whose elements map the pixel grid onto itself",
+        ),
+    ],
+)
+def test_conv_build_errors(call, err, message):
+    with pytest.raises(err, match=message):
+        call()
+
+
+@pytest.mark.parametrize(
+    ("x", "err", "message"),
+    [
+        (torch.randn(1, 3, 8, 8), ValueError, r"Conv2d: input must have 4 channels \(dim -3\), got 3"),
+        (
+            torch.randn(4, 8),
+            ValueError,
+            r"Conv2d: input must have shape \(B, C, H, W\) or \(C, H, W\) with C=4, got shape \(4, 8\)",
+        ),
+        (
+            torch.ones(1, 4, 8, 8, dtype=torch.int64),
+            TypeError,
+            r"Conv2d: input must be a floating point tensor, got dtype torch.int64",
+        ),
+    ],
+)
+def test_conv_forward_errors(x, err, message):
+    conv = enn.Conv2d(C4.regular(1), C4.regular(1), 3)
+    with pytest.raises(err, match=message):
+        conv(x)

@@ -1,0 +1,122 @@
+"""Kernel bases: the constraint holds on the sampled grid, orthonormal, deterministic, cached."""
+
+import numpy as np
+import pytest
+import torch
+
+import eqcnn
+from eqcnn.fields import rotate_pixels
+from eqcnn.kernels import kernel_basis
+
+GRID_GROUPS = [
+    eqcnn.Trivial(),
+    eqcnn.Cyclic(2),
+    eqcnn.Cyclic(4),
+    eqcnn.Dihedral(1),
+    eqcnn.Dihedral(2),
+    eqcnn.Dihedral(4),
+]
+ALL_GROUPS = [*GRID_GROUPS, eqcnn.Cyclic(3), eqcnn.Cyclic(8), eqcnn.Cyclic(16), eqcnn.Dihedral(8)]
+
+
+def rep_pairs(G):
+    reps = [G.trivial_representation, G.regular_representation, *G.irreps()[1:]]
+    return [(a, b) for a in reps for b in reps]
+
+
+def constraint_residual(basis, g):
+    """max |rho_out(g) K(g^-1 p) rho_in(g)^T - K(p)| over the sampled grid, for every basis filter."""
+    f = torch.from_numpy(np.array(basis.filters))  # (n, d_out, d_in, k, k)
+    moved = rotate_pixels(f, g.angle, g.reflection)  # K(g^-1 p)
+    ro = torch.tensor(basis.rep_out(g))
+    ri = torch.tensor(basis.rep_in(g))
+    acted = torch.einsum("ab,nbcyx,dc->nadyx", ro, moved, ri)
+    return (acted - f).abs().max().item() if f.numel() else 0.0
+
+
+@pytest.mark.parametrize("G", ALL_GROUPS, ids=repr)
+@pytest.mark.parametrize("k", [1, 3, 5])
+def test_harmonic_basis_satisfies_constraint_on_grid_elements(G, k):
+    for rin, rout in rep_pairs(G):
+        b = kernel_basis(rin, rout, k, "harmonic")
+        for g in G.elements:
+            if g.is_grid_symmetry:
+                assert constraint_residual(b, g) < 1e-12, (rin, rout, g)
+
+
+@pytest.mark.parametrize("G", GRID_GROUPS, ids=repr)
+@pytest.mark.parametrize("k", [1, 3, 4, 5])
+def test_pixel_basis_satisfies_constraint(G, k):
+    if k % 2 == 0 and G.order > 1:
+        pytest.skip("even filters only for the trivial group")
+    for rin, rout in rep_pairs(G):
+        b = kernel_basis(rin, rout, k, "pixel")
+        for g in G.elements:
+            assert constraint_residual(b, g) < 1e-12, (rin, rout, g)
+
+
+@pytest.mark.parametrize("G", ALL_GROUPS, ids=repr)
+def test_bases_are_orthonormal_and_deterministic(G):
+    for rin, rout in rep_pairs(G)[:6]:
+        for kind in ("harmonic", "pixel") if G.is_grid_symmetric else ("harmonic",):
+            b = kernel_basis(rin, rout, 5, kind)
+            flat = b.filters.reshape(b.dim, b.filters[0:1].size if b.dim else 0)
+            np.testing.assert_allclose(flat @ flat.T, np.eye(b.dim), atol=1e-10)
+            assert kernel_basis(rin, rout, 5, kind) is b  # cached and shared
+
+
+def test_pixel_basis_is_complete_for_generic_pixels():
+    # C4 regular -> regular, k=3: 2 generic orbits of 4 pixels (16 free entries each) + centre (4 intertwiners)
+    G = eqcnn.Cyclic(4)
+    b = kernel_basis(G.regular_representation, G.regular_representation, 3, "pixel")
+    assert b.dim == 2 * 16 + 4
+
+
+def test_trivial_group_pixel_basis_is_the_identity():
+    T = eqcnn.Trivial()
+    b = kernel_basis(T.trivial_representation, T.trivial_representation, 5)
+    assert b.kind == "pixel" and b.dim == 25 and b.is_identity
+
+
+def test_one_by_one_filters_are_the_intertwiners():
+    G = eqcnn.Cyclic(8)
+    assert kernel_basis(G.regular_representation, G.regular_representation, 1).dim == 8
+    assert kernel_basis(G.trivial_representation, G.regular_representation, 1).dim == 1
+    assert kernel_basis(G.trivial_representation, G.irrep(1), 1).dim == 0
+
+
+def test_harmonic_dimensions_match_escnn_for_k5():
+    # escnn 1.0.11 (rot2dOnR2, default R2Conv settings) gives 11 and 88 for C8 at k=5
+    G = eqcnn.Cyclic(8)
+    assert kernel_basis(G.trivial_representation, G.regular_representation, 5).dim == 11
+    assert kernel_basis(G.regular_representation, G.regular_representation, 5).dim == 88
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (
+            lambda: kernel_basis(
+                eqcnn.Cyclic(8).trivial_representation, eqcnn.Cyclic(8).trivial_representation, 3, "pixel"
+            ),
+            r"the pixel basis needs a group whose elements map the pixel grid onto itself .* use basis='harmonic'",
+        ),
+        (
+            lambda: kernel_basis(eqcnn.Cyclic(4).trivial_representation, eqcnn.Cyclic(8).trivial_representation, 3),
+            r"`rep_in` is of Cyclic\(4\) but `rep_out` is of Cyclic\(8\)",
+        ),
+        (
+            lambda: kernel_basis(
+                eqcnn.Cyclic(4).trivial_representation, eqcnn.Cyclic(4).trivial_representation, 3, "fourier"
+            ),
+            r"`kind` must be one of 'auto', 'harmonic', 'pixel'; got 'fourier'",
+        ),
+        (
+            lambda: kernel_basis(eqcnn.Cyclic(4).trivial_representation, eqcnn.Cyclic(4).trivial_representation, 0),
+            r"`kernel_size` must be >= 1, got 0",
+        ),
+    ],
+)
+def test_kernel_errors(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()
