@@ -16,7 +16,11 @@ settings.register_profile(
 settings.load_profile("default")
 
 
+# Test tensors are small: one thread is several times faster than two on a busy 2-core machine.
+torch.set_num_threads(1)
+
+
 @pytest.fixture(autouse=True)
-def _seed_and_threads():
+def _seed():
     torch.manual_seed(0)
     yield

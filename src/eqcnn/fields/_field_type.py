@@ -18,6 +18,12 @@ __all__ = ["FieldType"]
 class FieldType:
     """A group and a list of representations, one per field.
 
+    Attributes:
+        group: the group.
+        representations: one representation per field.
+        size: the number of channels (sum of the representations' sizes).
+        field_starts: the first channel of each field.
+
     A feature tensor of this type has shape ``(B, size, H, W)``: the channels
     of field 0 first, then field 1, and so on (escnn's layout).  Under a group
     element ``g`` the tensor transforms as
@@ -50,6 +56,14 @@ class FieldType:
                 )
         self.group = group
         self.representations = reps
+        # plain attributes (not cached properties): read in forward passes, and torch.compile
+        # cannot trace the lock a cached_property takes on first use
+        starts, c = [], 0
+        for r in reps:
+            starts.append(c)
+            c += r.size
+        self.size: int = c
+        self.field_starts: tuple[int, ...] = tuple(starts)
 
     @classmethod
     def repeat(cls, group: PointGroup, rep: Representation, multiplicity: int) -> FieldType:
@@ -57,23 +71,9 @@ class FieldType:
         return cls(group, [rep] * multiplicity)
 
     # -- basic properties -----------------------------------------------------------
-    @cached_property
-    def size(self) -> int:
-        """Number of channels."""
-        return sum(r.size for r in self.representations)
-
     def __len__(self) -> int:
         """Number of fields."""
         return len(self.representations)
-
-    @cached_property
-    def field_starts(self) -> tuple[int, ...]:
-        """First channel of each field."""
-        starts, c = [], 0
-        for r in self.representations:
-            starts.append(c)
-            c += r.size
-        return tuple(starts)
 
     def __add__(self, other: FieldType) -> FieldType:
         if not isinstance(other, FieldType):

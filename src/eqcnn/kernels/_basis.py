@@ -9,9 +9,8 @@ import numpy as np
 
 from .._checks import check_choice, check_int
 from ..groups import PointGroup, Representation
-from ._harmonic import harmonic_filters
+from ._harmonic import harmonic_basis
 from ._pixel import pixel_filters
-from ._solve import orthonormal_rows
 
 __all__ = ["BasisKind", "KernelBasis", "default_basis_kind", "kernel_basis"]
 
@@ -90,7 +89,5 @@ def _cached_basis(rep_in: Representation, rep_out: Representation, kernel_size: 
     if kind == "pixel":
         filters = pixel_filters(rep_in, rep_out, kernel_size)  # orthonormal by construction
     else:
-        raw = harmonic_filters(rep_in, rep_out, kernel_size)
-        flat = raw.reshape(raw.shape[0], int(np.prod(raw.shape[1:])))
-        filters = orthonormal_rows(flat).reshape(-1, *raw.shape[1:])
+        filters = harmonic_basis(rep_in, rep_out, kernel_size)
     return KernelBasis(rep_in, rep_out, kernel_size, kind, np.ascontiguousarray(filters))

@@ -23,13 +23,15 @@ the grid onto itself (45 degrees in C8) close to equivariant.
 from __future__ import annotations
 
 import math
+from functools import lru_cache
+from typing import NamedTuple
 
 import numpy as np
 
 from ..groups import GroupElement, Representation
-from ._solve import null_space
+from ._solve import canonical_signs, null_space, orthonormal_coefficients
 
-__all__ = ["default_max_frequency", "harmonic_filters"]
+__all__ = ["HarmonicFactors", "default_max_frequency", "harmonic_basis", "harmonic_factors"]
 
 
 def default_max_frequency(radius: float, outer_radius: float) -> int:
@@ -57,8 +59,14 @@ def _harmonic_action(m: int, g: GroupElement) -> np.ndarray:
     return np.array([[c, -s], [s, c]])
 
 
+@lru_cache(maxsize=1024)
 def angular_solutions(rep_in: Representation, rep_out: Representation, m: int) -> np.ndarray:
-    """Coefficient tensors ``C`` of shape ``(n, d_out, d_in, 1 or 2)`` solving the constraint at frequency m."""
+    """Coefficient tensors ``C`` of shape ``(n, d_out, d_in, 1 or 2)`` solving the constraint at frequency m.
+
+    Orthonormal and cached (layers of different kernel sizes share them).
+    """
+    if rep_in.is_permutation and rep_out.is_permutation:
+        return _permutation_solutions(rep_in, rep_out, m)
     a = 1 if m == 0 else 2
     d_o, d_i = rep_out.size, rep_in.size
     dim = d_o * d_i * a
@@ -71,8 +79,55 @@ def angular_solutions(rep_in: Representation, rep_out: Representation, m: int) -
     return sols.reshape(-1, d_o, d_i, a)
 
 
-def harmonic_filters(rep_in: Representation, rep_out: Representation, kernel_size: int) -> np.ndarray:
-    """All (not yet orthonormal) sampled basis filters, shape ``(n, d_out, d_in, k, k)``."""
+def _permutation_solutions(rep_in: Representation, rep_out: Representation, m: int) -> np.ndarray:
+    """The same solutions, by orbits, when both representations permute channels (trivial, regular).
+
+    Then ``rho_out(g) (x) rho_in(g)`` moves the channel pair ``p = (o, i)`` to
+    ``g p``, and the constraint reads ``C[g p] = M_m(g) C[p]``: pick ``C`` at one
+    pair of each orbit, fixed by the pair's stabiliser, and carry it along the
+    orbit.  No eigenproblem, and the result is orthonormal by construction.
+    """
+    group = rep_in.group
+    a = 1 if m == 0 else 2
+    d_o, d_i = rep_out.size, rep_in.size
+    perm_o = [rep_out.matrices[g.index].argmax(axis=0) for g in group.elements]  # rho(g) e_j = e_perm[j]
+    perm_i = [rep_in.matrices[g.index].argmax(axis=0) for g in group.elements]
+    actions = [_harmonic_action(m, g) for g in group.elements]
+    seen = np.zeros((d_o, d_i), dtype=bool)
+    out = []
+    for o in range(d_o):
+        for i in range(d_i):
+            if seen[o, i]:
+                continue
+            images = [(int(perm_o[gi][o]), int(perm_i[gi][i])) for gi in range(group.order)]
+            stab = [gi for gi, q in enumerate(images) if q == (o, i)]
+            fixed = null_space([actions[gi] - np.eye(a) for gi in stab if gi != 0], a)
+            orbit = set(images)
+            for c in fixed:
+                sol = np.zeros((d_o, d_i, a))
+                for gi, (qo, qi) in enumerate(images):
+                    sol[qo, qi] = actions[gi] @ c
+                out.append(sol / np.sqrt(len(orbit)))
+            for qo, qi in orbit:
+                seen[qo, qi] = True
+    return np.array(out).reshape(-1, d_o, d_i, a)
+
+
+class HarmonicFactors(NamedTuple):
+    """The raw (not yet orthonormal) harmonic filters, kept factored.
+
+    Raw filter ``j`` of block ``b`` is ``sum_a blocks[b].coeffs[j, :, :, a] * spatial[blocks[b].spatial[a]]``:
+    an angular solution (channels x harmonic components) times sampled ring
+    functions.  Keeping the two factors apart makes the Gram matrix and the
+    orthonormal basis cheap to compute (no GEMM over the full filter size).
+    """
+
+    spatial: np.ndarray  # (n_spatial, k, k): ring profile x cos / sin, sampled
+    blocks: list[tuple[np.ndarray, list[int]]]  # (coeffs (n, d_out, d_in, a), spatial indices (a,))
+
+
+def harmonic_factors(rep_in: Representation, rep_out: Representation, kernel_size: int) -> HarmonicFactors:
+    """The factored raw filters: every ring, every frequency up to the ring's band limit."""
     k = kernel_size
     c = (k - 1) / 2
     jj, ii = np.meshgrid(np.arange(k), np.arange(k))
@@ -86,7 +141,8 @@ def harmonic_filters(rep_in: Representation, rep_out: Representation, kernel_siz
     outer_r = rings[-1]
     sigma = [0.6] * (len(rings) - 1) + [0.4]
     max_m = max(default_max_frequency(r, outer_r) for r in rings)
-    out = []
+    spatial: list[np.ndarray] = []
+    blocks: list[tuple[np.ndarray, list[int]]] = []
     for m in range(max_m + 1):
         coeffs = angular_solutions(rep_in, rep_out, m)
         if coeffs.shape[0] == 0:
@@ -100,7 +156,38 @@ def harmonic_filters(rep_in: Representation, rep_out: Representation, kernel_siz
             if default_max_frequency(r, outer_r) < m:
                 continue
             profile = np.exp(-((radius - r) ** 2) / (2 * s * s))
-            out.append(np.einsum("noia,ayx->noiyx", coeffs, h * profile))
-    if not out:
-        return np.zeros((0, rep_out.size, rep_in.size, k, k))
-    return np.concatenate(out, axis=0)
+            blocks.append((coeffs, list(range(len(spatial), len(spatial) + h.shape[0]))))
+            spatial.extend(h * profile)
+    return HarmonicFactors(np.array(spatial).reshape(-1, k, k), blocks)
+
+
+def harmonic_basis(rep_in: Representation, rep_out: Representation, kernel_size: int) -> np.ndarray:
+    """The orthonormal harmonic basis, shape ``(dim, d_out, d_in, k, k)``.
+
+    The Gram matrix of the raw filters is assembled from the small Gram
+    matrices of the two factors, orthonormalising coefficients come from it
+    (:func:`orthonormal_coefficients`), and the filters are built by one GEMM
+    over the spatial factor.
+    """
+    spatial, blocks = harmonic_factors(rep_in, rep_out, kernel_size)
+    d_o, d_i, k = rep_out.size, rep_in.size, kernel_size
+    if not blocks:
+        return np.zeros((0, d_o, d_i, k, k))
+    flat_s = spatial.reshape(len(spatial), k * k)
+    ss = flat_s @ flat_s.T
+    sizes = [c.shape[0] for c, _ in blocks]
+    offsets = np.concatenate([[0], np.cumsum(sizes)])
+    gram = np.zeros((offsets[-1], offsets[-1]))
+    for b1, (c1, s1) in enumerate(blocks):
+        for b2, (c2, s2) in enumerate(blocks[: b1 + 1]):
+            g = np.einsum("joia,koib,ab->jk", c1, c2, ss[np.ix_(s1, s2)], optimize=True)
+            gram[offsets[b1] : offsets[b1 + 1], offsets[b2] : offsets[b2 + 1]] = g
+            gram[offsets[b2] : offsets[b2 + 1], offsets[b1] : offsets[b1 + 1]] = g.T
+    coeffs = orthonormal_coefficients(gram)
+    # filters = sum_b coeffs[:, b] (C_b (x) S_b): mix the angular factors first, then one GEMM with S
+    mixed = np.zeros((coeffs.shape[0], d_o * d_i, len(spatial)))
+    for b, (c, s_idx) in enumerate(blocks):
+        part = coeffs[:, offsets[b] : offsets[b + 1]] @ c.reshape(c.shape[0], -1)  # (dim, d_o*d_i*a)
+        mixed[:, :, s_idx] = part.reshape(coeffs.shape[0], d_o * d_i, len(s_idx))
+    filters = mixed.reshape(-1, len(spatial)) @ flat_s
+    return canonical_signs(filters.reshape(coeffs.shape[0], -1)).reshape(-1, d_o, d_i, k, k)
