@@ -7,6 +7,9 @@ TORCH ?= torch==2.13.0
 VENV := .venv
 CORE := .venv-core
 PYTEST_ARGS ?=
+# Idle OpenMP threads sleep instead of spinning: on a busy 2-core machine spinning threads make
+# torch 5-10x slower. Benchmarks set their own thread policy.
+export OMP_WAIT_POLICY ?= PASSIVE
 
 .PHONY: all demo test test-full test-core test-slow lint format typecheck docs bench examples clean
 
@@ -17,7 +20,7 @@ $(VENV)/.stamp: pyproject.toml Makefile
 	$(VENV)/bin/pip install -q --upgrade pip
 	$(VENV)/bin/pip install -q "$(TORCH)" "numpy<2" scipy lie_learn joblib pymanopt autograd
 	$(VENV)/bin/pip install -q --no-deps escnn==1.0.11
-	$(VENV)/bin/pip install -q -e ".[test,plot,dev,docs]"
+	$(VENV)/bin/pip install -q -e ".[test,plot,dev,docs]" "numpy<2"  # escnn's lie_learn needs numpy 1
 	touch $@
 
 $(CORE)/.stamp: pyproject.toml Makefile

@@ -8,7 +8,7 @@ import pytest
 
 import eqcnn
 
-OPTIONAL = {"eqcnn.interop._escnn": "escnn", "eqcnn.plots": "matplotlib"}
+OPTIONAL = {"eqcnn.interop": "escnn", "eqcnn.plots": "matplotlib"}
 
 
 def _modules():

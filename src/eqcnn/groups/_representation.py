@@ -76,6 +76,12 @@ class Representation:
         Each column is scaled so its largest entry is 1 (for a regular field:
         all ones).  This is where a bias may live.
         """
+        if self.is_permutation:
+            # the fixed vectors are the indicators of the channel orbits: exact ones
+            reach = self.matrices.sum(axis=0) > 0  # reach[i, j]: some g maps channel j to i
+            orbits = {tuple(np.flatnonzero(reach[:, j])) for j in range(self.size)}
+            cols = [np.isin(np.arange(self.size), orbit).astype(float) for orbit in sorted(orbits)]
+            return np.stack(cols, axis=1)
         proj = self.matrices.mean(axis=0)
         u, s, _ = np.linalg.svd(proj)
         basis = u[:, s > 0.5]  # a projector has singular values 0 or 1

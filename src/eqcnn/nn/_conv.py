@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -12,7 +13,7 @@ from torch import nn
 
 from .._checks import check_choice, check_int, pair
 from ..fields import FieldType
-from ..kernels import BasisKind, kernel_basis
+from ..kernels import BasisKind, KernelBasis, kernel_basis
 from ._module import EquivariantModule
 
 __all__ = ["Conv2d"]
@@ -40,6 +41,17 @@ def _group_fields(t: FieldType) -> tuple[list[tuple[Any, list[int]]], list[int]]
     for pos, ch in enumerate(grouped_channels):
         inverse[ch] = pos
     return groups, inverse
+
+
+@lru_cache(maxsize=256)
+def _basis_tensor(basis: KernelBasis, dtype: torch.dtype) -> torch.Tensor:
+    """The basis as a ``(dim, d_out * d_in * k * k)`` CPU tensor, shared by every layer that uses it.
+
+    Layers register it as a non-persistent buffer; ``.to(device)`` gives each
+    layer its own copy on the device, and nothing writes to it in place.
+    """
+    flat = basis.filters.reshape(basis.dim, int(np.prod(basis.filters.shape[1:])))
+    return torch.tensor(flat, dtype=dtype)
 
 
 class Conv2d(EquivariantModule):
@@ -133,6 +145,8 @@ class Conv2d(EquivariantModule):
             "pixel" if (basis == "auto" and group.order == 1) else ("harmonic" if basis == "auto" else basis)
         )
         self._identity = group.order == 1 and self.basis_kind == "pixel"
+        if not self._identity and kernel[0] != kernel[1]:
+            raise ValueError(f"`kernel_size` must be square with basis={self.basis_kind!r}, got {kernel_size!r}")
         factory = {"device": device, "dtype": dtype}
 
         if self._identity:
@@ -193,10 +207,7 @@ class Conv2d(EquivariantModule):
                 b = kernel_basis(ri, ro, k, self.basis_kind)  # type: ignore[arg-type]
                 n = len(ofields) * len(ifields) * b.dim
                 name = f"_basis_{oi}_{ii}"
-                basis = torch.tensor(
-                    b.filters.reshape(b.dim, ro.size * ri.size * k * k),
-                    dtype=factory["dtype"] or torch.get_default_dtype(),
-                )
+                basis = _basis_tensor(b, factory["dtype"] or torch.get_default_dtype())
                 self.register_buffer(name, basis.to(factory["device"]), persistent=False)
                 self._blocks.append(
                     dict(
@@ -262,7 +273,28 @@ class Conv2d(EquivariantModule):
     def _expand(self) -> tuple[torch.Tensor, torch.Tensor | None]:
         w = self.weight
         kh, kw = self.kernel_size
-        if self._identity:
+        buffers: dict[str, torch.Tensor] = self._buffers  # type: ignore[assignment]  # read directly: no lookup cost
+        plan = self.__dict__.get("_single_block")
+        if plan is None:
+            # One block covering the whole weight vector (e.g. regular -> regular, trivial -> regular)
+            # is the common case: skip the slicing, the per-block loop and the concatenation.
+            single = (
+                not self._identity
+                and not self._needs_perm
+                and len(self._blocks) == 1
+                and self._blocks[0]["dim"] > 0
+                and self._blocks[0]["offset"] == 0
+            )
+            b = self._blocks[0] if single else {}
+            plan = (b["n_out"], b["n_in"], b["d_out"], b["d_in"], b["dim"], b["buffer"]) if single else ()
+            self.__dict__["_single_block"] = plan
+        if plan:
+            no, ni, do, di, dim, name = plan
+            # one GEMM (no*ni, dim) @ (dim, do*di*kh*kw); the transpose to (out, in, kh, kw) copies
+            # the filter only, and is free when no == 1 or ni == 1
+            filt = (w.view(no * ni, dim) @ buffers[name]).view(no, ni, do, di, kh, kw)
+            filt = filt.transpose(1, 2).reshape(no * do, ni * di, kh, kw)
+        elif self._identity:
             filt = w.view(self.out_type.size, self.in_type.size, kh, kw)
         else:
             rows: list[list[torch.Tensor]] = [[] for _ in range(self._n_out_groups)]
@@ -272,7 +304,7 @@ class Conv2d(EquivariantModule):
                     part = w.new_zeros(no * do, ni * di, kh, kw)
                 else:
                     coef = w[blk["offset"] : blk["offset"] + no * ni * dim].view(no * ni, dim)
-                    part = coef @ self.get_buffer(blk["buffer"])
+                    part = coef @ buffers[blk["buffer"]]
                     part = part.view(no, ni, do, di, kh, kw).transpose(1, 2).reshape(no * do, ni * di, kh, kw)
                 rows[blk["out_group"]].append(part)
             if len(rows) == 1 and len(rows[0]) == 1:
@@ -280,33 +312,36 @@ class Conv2d(EquivariantModule):
             else:
                 filt = torch.cat([torch.cat(r, dim=1) for r in rows], dim=0)
             if self._needs_perm:
-                filt = filt.index_select(0, self._out_perm).index_select(1, self._in_perm)  # type: ignore[arg-type]
-        bias = None
-        if self.bias is not None:
-            bias = self.bias if self._bias_identity else self.get_buffer("_bias_basis") @ self.bias
+                filt = filt.index_select(0, buffers["_out_perm"]).index_select(1, buffers["_in_perm"])
+        bias: torch.Tensor | None = self.bias
+        if bias is not None and not self._bias_identity:
+            bias = buffers["_bias_basis"] @ bias
         return filt, bias
 
     def expand_parameters(self) -> tuple[torch.Tensor, torch.Tensor | None]:
         """The full filter ``(out_type.size, in_type.size, kh, kw)`` and bias ``(out_type.size,)``.
 
         In eval mode the result is cached until the weights change or ``train()``
-        is called (while gradients to the weights are wanted, it is recomputed).
+        is called (while gradients to the weights are wanted, or under
+        ``torch.compile``, it is recomputed).
         """
-        use_cache = not self.training and not (torch.is_grad_enabled() and self.weight.requires_grad)
-        if not use_cache:
+        w, b = self.weight, self.bias  # nn.Module attribute lookups are slow: once each
+        if self.training or (w.requires_grad and torch.is_grad_enabled()) or torch.compiler.is_compiling():
+            # (a compiled graph cannot check the cache key; it expands every call, which it fuses)
             return self._expand()
         key = (
-            self.weight._version,
-            self.weight.data_ptr(),
-            None if self.bias is None else (self.bias._version, self.bias.data_ptr()),
-            self.weight.device,
-            self.weight.dtype,
+            w._version,
+            w.data_ptr(),
+            None if b is None else (b._version, b.data_ptr()),
+            w.device,
+            w.dtype,
         )
-        if self._cache is None or self._cache[0] != key:
+        cache = self._cache
+        if cache is None or cache[0] != key:
             with torch.no_grad():
                 filt, bias = self._expand()
-            self._cache = (key, filt, bias)
-        return self._cache[1], self._cache[2]
+            cache = self._cache = (key, filt, bias)
+        return cache[1], cache[2]
 
     def train(self, mode: bool = True) -> Conv2d:
         self._cache = None

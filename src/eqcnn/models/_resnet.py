@@ -1,0 +1,161 @@
+"""Equivariant ResNets with basic blocks (He et al., 2016), parameterised by the group."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Literal
+
+import torch
+from torch import nn
+
+from .._checks import check_choice, check_int
+from ..fields import FieldType
+from ..groups import PointGroup
+from ..nn import (
+    AdaptiveAvgPool2d,
+    BatchNorm2d,
+    Conv2d,
+    EquivariantModule,
+    GroupPool,
+    MaxPool2d,
+    ReLU,
+    ResidualBlock,
+    Sequential,
+    export,
+)
+from ._widths import Match, num_fields
+
+__all__ = ["ResNet", "basic_block", "resnet18", "resnet34"]
+
+
+def basic_block(in_type: FieldType, out_type: FieldType, stride: int = 1) -> ResidualBlock:
+    """``relu(bn(conv3x3(relu(bn(conv3x3(x))))) + shortcut(x))``; the shortcut is a 1x1 conv and
+    batch norm when the type or the stride changes, else the identity.  Convs before batch norm
+    have no bias (the norm's bias replaces it).
+
+    Example:
+        >>> import torch, eqcnn
+        >>> from eqcnn.models import basic_block
+        >>> G = eqcnn.Cyclic(4)
+        >>> block = basic_block(G.regular(2), G.regular(4), stride=2)
+        >>> block(torch.randn(1, 8, 9, 9)).shape
+        torch.Size([1, 16, 5, 5])
+    """
+    check_int("stride", stride, minimum=1)
+    body = Sequential(
+        Conv2d(in_type, out_type, 3, stride=stride, padding=1, bias=False),
+        BatchNorm2d(out_type),
+        ReLU(out_type, inplace=True),
+        Conv2d(out_type, out_type, 3, padding=1, bias=False),
+        BatchNorm2d(out_type),
+    )
+    shortcut = None
+    if stride != 1 or in_type != out_type:
+        shortcut = Sequential(Conv2d(in_type, out_type, 1, stride=stride, bias=False), BatchNorm2d(out_type))
+    return ResidualBlock(body, shortcut, ReLU(out_type, inplace=True))
+
+
+class ResNet(EquivariantModule):
+    """A ResNet of basic blocks whose convolutions are equivariant to ``group``.
+
+    ``stem`` -> stages of ``layers[i]`` basic blocks with ``widths[i]`` (the
+    first block of every stage after the first has stride 2) -> group pooling
+    -> global average pooling -> linear classifier.  With ``eqcnn.Trivial()``
+    and the defaults it is torchvision's ResNet-18 layout with the same number
+    of parameters (11,689,512).
+
+    The features are exactly invariant to the grid symmetries in the group at
+    input sizes where every stride keeps the grid symmetric (for the
+    ``"imagenet"`` stem: ``H % 32 == 1``, e.g. 193, 225; for ``"cifar"``:
+    ``H % 8 == 1``, e.g. 33); see :func:`eqcnn.nn.exact_input_sizes`.
+
+    Args:
+        group: ``Trivial()``, ``Cyclic(N)`` or ``Dihedral(N)``.
+        layers: blocks per stage.
+        widths: the ordinary network's channels per stage.
+        in_channels, num_classes: input channels and outputs.
+        width, match: how ``widths`` become regular fields (see :func:`num_fields`).
+        stem: ``"imagenet"`` (7x7 stride-2 conv and a stride-2 max pool) or
+            ``"cifar"`` (one 3x3 conv).
+        stem_width: the ordinary network's channels after the stem.
+
+    Shapes: ``(B, in_channels, H, W) -> (B, num_classes)``.
+
+    Example:
+        >>> import torch, eqcnn
+        >>> from eqcnn.models import ResNet
+        >>> model = ResNet(eqcnn.Cyclic(4), layers=(1, 1), widths=(8, 16), stem="cifar", stem_width=8)
+        >>> model(torch.randn(2, 3, 33, 33)).shape
+        torch.Size([2, 1000])
+    """
+
+    def __init__(
+        self,
+        group: PointGroup,
+        layers: Sequence[int] = (2, 2, 2, 2),
+        widths: Sequence[int] = (64, 128, 256, 512),
+        in_channels: int = 3,
+        num_classes: int = 1000,
+        width: float = 1.0,
+        match: Match = "fields",
+        stem: Literal["imagenet", "cifar"] = "imagenet",
+        stem_width: int = 64,
+    ) -> None:
+        super().__init__()
+        if not isinstance(group, PointGroup):
+            raise TypeError(f"`group` must be an eqcnn group (Trivial(), Cyclic(N), Dihedral(N)), got {group!r}")
+        layers, widths = tuple(layers), tuple(widths)
+        if not layers or len(layers) != len(widths):
+            raise ValueError(f"`layers` and `widths` must be non-empty and of equal length, got {layers} and {widths}")
+        for i, n in enumerate(layers):
+            check_int(f"layers[{i}]", n, minimum=1)
+        check_int("in_channels", in_channels, minimum=1)
+        check_int("num_classes", num_classes, minimum=1)
+        check_choice("stem", stem, ("imagenet", "cifar"))
+        self.group = group
+        self.in_type = group.trivial(in_channels)
+
+        def fields(c: int) -> FieldType:
+            return group.regular(num_fields(c, group, match, width, kernel_size=3))  # blocks are 3x3
+
+        t = fields(stem_width)
+        mods: list[nn.Module] = []
+        if stem == "imagenet":
+            mods += [Conv2d(self.in_type, t, 7, stride=2, padding=3, bias=False), BatchNorm2d(t), ReLU(t, inplace=True)]
+            mods.append(MaxPool2d(t, 3, stride=2, padding=1))
+        else:
+            mods += [Conv2d(self.in_type, t, 3, padding=1, bias=False), BatchNorm2d(t), ReLU(t, inplace=True)]
+        self.stem = Sequential(*mods)
+        stages = []
+        for i, (n, c) in enumerate(zip(layers, widths)):
+            out = fields(c)
+            blocks = [basic_block(t, out, stride=1 if i == 0 else 2)]
+            blocks += [basic_block(out, out) for _ in range(n - 1)]
+            stages.append(Sequential(*blocks))
+            t = out
+        self.stages = Sequential(*stages)
+        self.pool = Sequential(GroupPool(t), AdaptiveAvgPool2d(group.trivial(len(t)), 1), nn.Flatten())
+        self.fc = nn.Linear(len(t), num_classes)
+        self.out_type = group.trivial(num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(self.pool(self.stages(self.stem(x))))
+
+    def export(self) -> nn.Sequential:
+        """``torch.nn.Sequential(stem, stages, pool, fc)`` of plain modules."""
+        return nn.Sequential(export(self.stem), export(self.stages), export(self.pool), export(self.fc)).train(
+            self.training
+        )
+
+    def extra_repr(self) -> str:
+        return f"{self.group!r}"
+
+
+def resnet18(group: PointGroup, **kwargs: Any) -> ResNet:
+    """ResNet-18 (``layers=(2, 2, 2, 2)``) for ``group``; keyword arguments as :class:`ResNet`."""
+    return ResNet(group, (2, 2, 2, 2), **kwargs)
+
+
+def resnet34(group: PointGroup, **kwargs: Any) -> ResNet:
+    """ResNet-34 (``layers=(3, 4, 6, 3)``) for ``group``; keyword arguments as :class:`ResNet`."""
+    return ResNet(group, (3, 4, 6, 3), **kwargs)

@@ -1,0 +1,124 @@
+"""A compact equivariant CNN for small images, in the layout of SFCNN (Weiler et al., 2018)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Literal
+
+import torch
+from torch import nn
+
+from .._checks import check_choice, check_int
+from ..groups import PointGroup
+from ..nn import (
+    ELU,
+    AdaptiveAvgPool2d,
+    BatchNorm2d,
+    BlurPool2d,
+    Conv2d,
+    EquivariantModule,
+    GroupPool,
+    MaxPool2d,
+    Sequential,
+    export,
+)
+from ._widths import Match, num_fields
+
+__all__ = ["SFCNN"]
+
+SFCNN_WIDTHS = (24, 32, 36, 36, 64, 96)
+SFCNN_KERNELS = (9, 7, 7, 7, 7, 5)
+
+
+class SFCNN(EquivariantModule):
+    """A compact equivariant CNN for small images (the SFCNN layout used on rotated MNIST by e2cnn).
+
+    Six convolutions with ``widths`` (default 24, 32, 36, 36, 64, 96) regular
+    fields and kernels 9, 7, 7, 7, 7, 5, each followed by batch norm and ELU;
+    a stride-2 pooling after the second and the fourth; then group pooling
+    (invariant fields), global average pooling and an MLP head.  With
+    ``eqcnn.Trivial()`` it is the ordinary CNN of the same layout.
+
+    The features are exactly invariant to the grid symmetries in the group at
+    input sizes where both poolings keep the grid symmetric (``H % 4 == 1``:
+    29, 33, ...; check any size with :func:`eqcnn.nn.exact_input_sizes`), and
+    approximately invariant to other rotations.
+
+    Args:
+        group: ``Trivial()``, ``Cyclic(N)`` or ``Dihedral(N)``.
+        in_channels: channels of the input image (scalar fields).
+        num_classes: outputs of the head.
+        width: multiplier on the widths.
+        match: ``"fields"`` (``widths`` regular fields), ``"channels"`` (the
+            ordinary network's channel count) or ``"params"`` (about its
+            parameter count); see :func:`num_fields`.
+        pool: ``"blur"`` (anti-aliased, default), ``"max"``.
+        widths, kernel_sizes: the six convolutions' widths and kernel sizes.
+        head_width: hidden units of the MLP head.
+        dropout: dropout probability in the head.
+
+    Shapes: ``(B, in_channels, H, W) -> (B, num_classes)``.
+
+    Example:
+        >>> import torch, eqcnn
+        >>> from eqcnn.models import SFCNN
+        >>> model = SFCNN(eqcnn.Cyclic(4), width=0.25)
+        >>> model(torch.randn(2, 1, 29, 29)).shape
+        torch.Size([2, 10])
+    """
+
+    def __init__(
+        self,
+        group: PointGroup,
+        in_channels: int = 1,
+        num_classes: int = 10,
+        width: float = 1.0,
+        match: Match = "fields",
+        pool: Literal["blur", "max"] = "blur",
+        widths: Sequence[int] = SFCNN_WIDTHS,
+        kernel_sizes: Sequence[int] = SFCNN_KERNELS,
+        head_width: int = 64,
+        dropout: float = 0.3,
+    ) -> None:
+        super().__init__()
+        if not isinstance(group, PointGroup):
+            raise TypeError(f"`group` must be an eqcnn group (Trivial(), Cyclic(N), Dihedral(N)), got {group!r}")
+        check_int("in_channels", in_channels, minimum=1)
+        check_int("num_classes", num_classes, minimum=1)
+        check_int("head_width", head_width, minimum=1)
+        check_choice("pool", pool, ("blur", "max"))
+        widths, kernel_sizes = tuple(widths), tuple(kernel_sizes)
+        if len(widths) != 6 or len(kernel_sizes) != 6:
+            raise ValueError(f"`widths` and `kernel_sizes` must have 6 entries, got {widths} and {kernel_sizes}")
+        self.group = group
+        self.in_type = group.trivial(in_channels)
+        layers: list[nn.Module] = []
+        t = self.in_type
+        for i, (c, k) in enumerate(zip(widths, kernel_sizes)):
+            out = group.regular(num_fields(c, group, match, width, kernel_size=k))
+            layers += [Conv2d(t, out, k, padding=k // 2, bias=False), BatchNorm2d(out), ELU(out, inplace=True)]
+            t = out
+            if i in (1, 3):
+                layers.append(BlurPool2d(t, stride=2) if pool == "blur" else MaxPool2d(t, 3, stride=2, padding=1))
+        layers += [GroupPool(t), AdaptiveAvgPool2d(group.trivial(len(t)), 1)]
+        self.features = Sequential(*layers)
+        n = len(t)
+        self.head = nn.Sequential(
+            nn.Flatten(),
+            nn.Linear(n, head_width, bias=False),
+            nn.BatchNorm1d(head_width),
+            nn.ELU(inplace=True),
+            nn.Dropout(dropout),
+            nn.Linear(head_width, num_classes),
+        )
+        self.out_type = group.trivial(num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x))
+
+    def export(self) -> nn.Sequential:
+        """``torch.nn.Sequential(features, head)`` of plain modules (see :func:`eqcnn.nn.export`)."""
+        return nn.Sequential(export(self.features), export(self.head)).train(self.training)
+
+    def extra_repr(self) -> str:
+        return f"{self.group!r}"

@@ -1,0 +1,57 @@
+"""Equivariant layers over plain tensors (layer 4 of eqcnn)."""
+
+from ._container import ResidualBlock, Sequential
+from ._conv import Conv2d
+from ._conv_transpose import ConvTranspose2d
+from ._exactness import ExactnessReport, SamplingStep, exact_input_sizes
+from ._export import export
+from ._misc import FieldDropout, Identity, Linear, Upsample
+from ._module import EquivariantModule
+from ._nonlinear import (
+    ELU,
+    GELU,
+    GatedNonlinearity,
+    LeakyReLU,
+    NormNonlinearity,
+    PointwiseNonlinearity,
+    ReLU,
+    Sigmoid,
+    SiLU,
+    Tanh,
+)
+from ._norm import BatchNorm2d, GroupNorm
+from ._pool import AdaptiveAvgPool2d, AdaptiveMaxPool2d, AvgPool2d, BlurPool2d, GroupPool, MaxPool2d
+
+__all__ = [
+    "ELU",
+    "GELU",
+    "AdaptiveAvgPool2d",
+    "AdaptiveMaxPool2d",
+    "AvgPool2d",
+    "BatchNorm2d",
+    "BlurPool2d",
+    "Conv2d",
+    "ConvTranspose2d",
+    "EquivariantModule",
+    "ExactnessReport",
+    "FieldDropout",
+    "GatedNonlinearity",
+    "GroupNorm",
+    "GroupPool",
+    "Identity",
+    "LeakyReLU",
+    "Linear",
+    "MaxPool2d",
+    "NormNonlinearity",
+    "PointwiseNonlinearity",
+    "ReLU",
+    "ResidualBlock",
+    "SamplingStep",
+    "Sequential",
+    "SiLU",
+    "Sigmoid",
+    "Tanh",
+    "Upsample",
+    "exact_input_sizes",
+    "export",
+]

@@ -1,0 +1,200 @@
+"""Which input sizes keep 90-degree rotations and flips exact through strides and pools."""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+
+from .._checks import pair
+from ._module import EquivariantModule
+
+__all__ = ["ExactnessReport", "SamplingStep", "exact_input_sizes"]
+
+
+@dataclass(frozen=True)
+class SamplingStep:
+    """One strided layer met by the input: the sampled grid is symmetric iff ``(size + 2 p - k') % s == 0``."""
+
+    name: str
+    input_size: tuple[int, int]
+    kernel: tuple[int, int]  # effective: dilation * (k - 1) + 1
+    stride: tuple[int, int]
+    padding: tuple[int, int]
+    output_padding: tuple[int, int] = (0, 0)
+
+    @property
+    def is_exact(self) -> bool:
+        if any(self.output_padding):
+            return False
+        return all(
+            (n + 2 * p - k) % s == 0 for n, p, k, s in zip(self.input_size, self.padding, self.kernel, self.stride)
+        )
+
+
+@dataclass(frozen=True)
+class ExactnessReport:
+    """The answer of :func:`exact_input_sizes`.
+
+    Attributes:
+        size: the input size asked about, ``(H, W)``.
+        is_exact: whether every strided layer keeps the sampled grid symmetric
+            at this size (so grid symmetries stay exact through the model).
+        steps: every strided layer met, in order, with its input size.
+        nearest: the nearest exact sizes below and above (``None`` where none
+            was found in the searched range), as square sizes ``(n, n)`` when
+            the input is square.
+        exact_sizes: the exact sizes met while searching, sorted.
+    """
+
+    size: tuple[int, int]
+    is_exact: bool
+    steps: tuple[SamplingStep, ...]
+    nearest: tuple[tuple[int, int] | None, tuple[int, int] | None]
+    exact_sizes: tuple[tuple[int, int], ...] = field(default=())
+
+    @property
+    def breaking_steps(self) -> tuple[SamplingStep, ...]:
+        """The strided layers that break the symmetry at ``size``."""
+        return tuple(s for s in self.steps if not s.is_exact)
+
+    def __str__(self) -> str:
+        head = f"input size {self.size}: {'exact' if self.is_exact else 'NOT exact'}"
+        lines = [head]
+        for s in self.breaking_steps:
+            lines.append(
+                f"  {s.name}: input {s.input_size}, kernel {s.kernel}, stride {s.stride}, padding {s.padding}"
+                + (f", output_padding {s.output_padding}" if any(s.output_padding) else "")
+            )
+        lines.append(f"  nearest exact sizes: below {self.nearest[0]}, above {self.nearest[1]}")
+        return "\n".join(lines)
+
+
+def _sampling(module: nn.Module) -> tuple[tuple[int, int], tuple[int, int], tuple[int, int], tuple[int, int]] | None:
+    """(effective kernel, stride, padding, output_padding) of a strided layer, else None."""
+    from ._conv import Conv2d
+    from ._conv_transpose import ConvTranspose2d
+    from ._pool import AvgPool2d, BlurPool2d, MaxPool2d
+
+    if isinstance(module, BlurPool2d):
+        k = module.filter_size
+        return (k, k), (module.stride, module.stride), (k // 2, k // 2), (0, 0)
+    if isinstance(module, ConvTranspose2d | nn.ConvTranspose2d):
+        return (1, 1), (1, 1), (0, 0), pair("output_padding", module.output_padding)
+    if isinstance(module, (Conv2d, nn.Conv2d, MaxPool2d, AvgPool2d, nn.MaxPool2d, nn.AvgPool2d)):
+        ks = pair("kernel_size", module.kernel_size)
+        st = pair("stride", module.stride if module.stride is not None else ks)  # type: ignore[arg-type]
+        dil = pair("dilation", getattr(module, "dilation", 1))
+        pad = module.padding
+        if isinstance(pad, str):  # "same" / "valid" on plain convs: stride 1 / no padding
+            pad = 0 if pad == "valid" else tuple((d * (k - 1)) // 2 for d, k in zip(dil, ks))
+        pad = pair("padding", pad)
+        keff = tuple(d * (k - 1) + 1 for d, k in zip(dil, ks))
+        return keff, st, pad, (0, 0)  # type: ignore[return-value]
+    return None
+
+
+def _trace_steps(model: nn.Module, in_channels: int, size: tuple[int, int]) -> tuple[SamplingStep, ...] | None:
+    """Run ``model`` on a meta tensor and record the strided layers it meets (None if the size is too small)."""
+    steps: list[SamplingStep] = []
+    handles = []
+    for name, m in model.named_modules():
+        info = _sampling(m)
+        if info is None or (info[1] == (1, 1) and info[3] == (0, 0)):
+            continue  # stride 1 without output padding: always symmetric
+
+        def hook(mod, args, name=name, info=info):
+            x = args[0]
+            steps.append(SamplingStep(name or type(mod).__name__, tuple(x.shape[-2:]), *info))
+
+        handles.append(m.register_forward_pre_hook(hook))
+    try:
+        with torch.no_grad():
+            model(torch.zeros(2, in_channels, *size, device="meta"))
+    except (RuntimeError, ValueError):
+        return None
+    finally:
+        for h in handles:
+            h.remove()
+    return tuple(steps)
+
+
+def exact_input_sizes(
+    model: nn.Module, size: int | tuple[int, int], in_channels: int | None = None, search: int = 64
+) -> ExactnessReport:
+    """Whether 90-degree rotations and flips stay exact through ``model`` at input ``size``; the nearest sizes that do.
+
+    A layer with stride ``s``, effective kernel ``k' = dilation * (k - 1) + 1``
+    and padding ``p`` keeps the sampled grid symmetric about the image centre
+    iff ``(H + 2 p - k') % s == 0``; otherwise its output grid is shifted by a
+    fraction of a pixel relative to the rotated input's, and a model that is
+    exactly equivariant at other sizes is only approximately so.  Transposed
+    convolutions with ``output_padding`` are never symmetric.  The model is run
+    once per candidate size on the ``meta`` device (no computation), with hooks
+    on every strided eqcnn and torch conv or pooling layer, so residual
+    branches and custom ``forward`` methods are followed as they run.
+
+    Args:
+        model: an eqcnn model (or any ``nn.Module``; then give ``in_channels``).
+        size: ``H`` (square) or ``(H, W)``.
+        in_channels: channels of the input; default ``model.in_type.size``.
+        search: how far above and below ``size`` to look for exact sizes
+            (the search stops at the first exact size on each side).
+
+    Returns:
+        an :class:`ExactnessReport` with ``.is_exact``, ``.nearest`` and
+        ``.breaking_steps``.
+
+    Example:
+        >>> import eqcnn
+        >>> from eqcnn import nn as enn
+        >>> G = eqcnn.Cyclic(4)
+        >>> net = enn.Sequential(enn.Conv2d(G.trivial(1), G.regular(2), 3, stride=2, padding=1))
+        >>> r = enn.exact_input_sizes(net, 28)
+        >>> r.is_exact, r.nearest
+        (False, ((27, 27), (29, 29)))
+    """
+    hw = pair("size", size, minimum=1)
+    if in_channels is None:
+        in_type = getattr(model, "in_type", None)
+        if in_type is None:
+            raise ValueError("`in_channels` is needed for a model without an `in_type`")
+        in_channels = in_type.size
+    probe = copy.deepcopy(model).to("meta")
+    probe.train()  # no eval-mode caches of real tensors
+    for m in probe.modules():
+        if isinstance(m, EquivariantModule) and hasattr(m, "_cache"):
+            m._cache = None  # type: ignore[assignment]
+
+    cache: dict[tuple[int, int], tuple[SamplingStep, ...] | None] = {}
+
+    def steps_at(s: tuple[int, int]) -> tuple[SamplingStep, ...] | None:
+        if s not in cache:
+            cache[s] = _trace_steps(probe, in_channels, s)
+        return cache[s]
+
+    def exact(s: tuple[int, int]) -> bool:
+        st = steps_at(s)
+        return st is not None and all(x.is_exact for x in st)
+
+    below = above = None
+    found: list[tuple[int, int]] = []
+    for d in range(search + 1):  # outwards from `size`, until both sides are found
+        for sign in (-1, 1) if d else (1,):
+            c = (hw[0] + sign * d, hw[1] + sign * d)
+            if min(c) < 1 or (sign < 0 and below is not None) or (sign > 0 and d and above is not None):
+                continue
+            if exact(c):
+                found.append(c)
+                if sign < 0 or d == 0:
+                    below = below or c
+                if sign > 0:
+                    above = above or c
+        if below is not None and above is not None:
+            break
+    steps = steps_at(hw)
+    if steps is None:
+        raise ValueError(f"`size` {hw} is too small for the model (its forward pass fails)")
+    return ExactnessReport(hw, all(s.is_exact for s in steps), steps, (below, above), tuple(sorted(set(found))))

@@ -1,0 +1,235 @@
+"""Plain PyTorch modules that :func:`eqcnn.nn.export` produces where torch has no
+equivalent layer (norm and gated nonlinearities, group pooling, field dropout,
+residual sums).  They hold only tensors and ints, use only torch operations,
+and work with ``torch.jit.script``, ``torch.jit.trace`` and ``torch.onnx.export``.
+
+The functions here are also what the equivariant layers call in ``forward``, so
+a layer and its export compute the same thing by construction.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+__all__ = [
+    "FieldDropoutPlain",
+    "FieldPoolPlain",
+    "GatedActivationPlain",
+    "GroupNormPlain",
+    "NormActivationPlain",
+    "ResidualPlain",
+    "field_sums",
+]
+
+
+def field_sums(x: torch.Tensor, runs: list[tuple[int, int, int]]) -> torch.Tensor:
+    """Sum the channels of each field; ``runs`` lists ``(first channel, fields, channels per field)``."""
+    return pool_fields(x, runs, "sum")
+
+
+def norm_activation(
+    x: torch.Tensor,
+    runs: list[tuple[int, int, int]],
+    index: torch.Tensor,
+    bias: torch.Tensor | None,
+    function: str,
+    eps: float,
+) -> torch.Tensor:
+    """``v -> v * f(|v|) / |v|`` on every field ``v``: the norm is invariant, so this is equivariant."""
+    norms = field_sums(x * x, runs).clamp_min(eps * eps).sqrt()
+    if function == "squash":
+        scale = norms / (norms * norms + 1.0)
+    else:
+        shifted = norms if bias is None else norms - bias.to(norms.dtype).view(1, -1, 1, 1)
+        if function == "n_relu":
+            scale = F.relu(shifted) / norms
+        elif function == "n_sigmoid":
+            scale = torch.sigmoid(shifted)
+        else:  # n_softplus
+            scale = F.softplus(shifted) / norms
+    return x * scale.index_select(1, index)
+
+
+class NormActivationPlain(nn.Module):
+    """Plain form of :class:`eqcnn.nn.NormNonlinearity` (input ``(B, C, H, W)``)."""
+
+    if TYPE_CHECKING:  # TorchScript must not see these (postponed) annotations
+        index: torch.Tensor
+
+    def __init__(
+        self,
+        runs: list[tuple[int, int, int]],
+        index: torch.Tensor,
+        bias: torch.Tensor | None,
+        function: str,
+        eps: float,
+    ):
+        super().__init__()
+        self.runs = [(int(a), int(b), int(c)) for a, b, c in runs]
+        self.register_buffer("index", index.clone())
+        self.bias = None if bias is None else nn.Parameter(bias.detach().clone())
+        self.function = function
+        self.eps = eps
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return norm_activation(x, self.runs, self.index, self.bias, self.function, self.eps)
+
+    def extra_repr(self) -> str:
+        return f"function={self.function!r}, runs={self.runs}"
+
+
+class GatedActivationPlain(nn.Module):
+    """Plain form of :class:`eqcnn.nn.GatedNonlinearity`: ``gated * sigmoid(gate)`` per field."""
+
+    if TYPE_CHECKING:  # TorchScript must not see these (postponed) annotations
+        index: torch.Tensor
+
+    def __init__(self, num_gates: int, index: torch.Tensor):
+        super().__init__()
+        self.num_gates = num_gates
+        self.register_buffer("index", index.clone())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        gates = torch.sigmoid(x[:, : self.num_gates])
+        return x[:, self.num_gates :] * gates.index_select(1, self.index)
+
+    def extra_repr(self) -> str:
+        return f"num_gates={self.num_gates}"
+
+
+def pool_fields(x: torch.Tensor, runs: list[tuple[int, int, int]], mode: str) -> torch.Tensor:
+    """Max, mean or sum over the channels of each field; ``runs`` as in :class:`FieldPoolPlain`."""
+    outs: list[torch.Tensor] = []
+    B, H, W = x.shape[0], x.shape[-2], x.shape[-1]
+    for start, count, d in runs:
+        part = x[:, start : start + count * d].reshape(B, count, d, H, W)
+        if mode == "max":
+            outs.append(part.amax(dim=2))
+        elif mode == "mean":
+            outs.append(part.mean(dim=2))
+        else:
+            outs.append(part.sum(dim=2))
+    return outs[0] if len(outs) == 1 else torch.cat(outs, dim=1)
+
+
+class FieldPoolPlain(nn.Module):
+    """Plain form of :class:`eqcnn.nn.GroupPool`: max or mean over the channels of each field.
+
+    ``runs`` lists ``(first channel, number of fields, channels per field)``.
+    """
+
+    def __init__(self, runs: list[tuple[int, int, int]], mode: str):
+        super().__init__()
+        self.runs = [(int(a), int(b), int(c)) for a, b, c in runs]
+        self.mode = mode
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return pool_fields(x, self.runs, self.mode)
+
+    def extra_repr(self) -> str:
+        return f"mode={self.mode!r}, runs={self.runs}"
+
+
+class FieldDropoutPlain(nn.Module):
+    """Plain form of :class:`eqcnn.nn.FieldDropout`: zero whole fields with probability ``p``."""
+
+    if TYPE_CHECKING:  # TorchScript must not see these (postponed) annotations
+        index: torch.Tensor
+
+    def __init__(self, p: float, index: torch.Tensor, num_fields: int):
+        super().__init__()
+        self.p = p
+        self.num_fields = num_fields
+        self.register_buffer("index", index.clone())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.p == 0.0:
+            return x
+        keep = torch.empty(x.shape[0], self.num_fields, 1, 1, dtype=x.dtype, device=x.device)
+        keep = keep.bernoulli_(1.0 - self.p) / (1.0 - self.p)
+        return x * keep.index_select(1, self.index)
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}, fields={self.num_fields}"
+
+
+def field_group_norm(
+    x: torch.Tensor,
+    mean_perm: torch.Tensor,
+    mean_all: torch.Tensor,
+    group_index: torch.Tensor,
+    perm_mask: torch.Tensor,
+    weight: torch.Tensor | None,
+    bias: torch.Tensor | None,
+    eps: float,
+) -> torch.Tensor:
+    """Group norm over groups of fields; see :class:`eqcnn.nn.GroupNorm`.
+
+    ``mean_perm`` and ``mean_all`` are ``(groups, C)`` averaging matrices (over
+    the group's permutation channels, and over all its channels),
+    ``perm_mask`` marks the channels that are centred, ``weight`` and ``bias``
+    are per channel.
+    """
+    xs = x.float() if x.dtype == torch.float16 or x.dtype == torch.bfloat16 else x
+    m = xs.mean(dim=(2, 3))
+    mu = (m @ mean_perm.to(xs.dtype).T).index_select(1, group_index) * perm_mask.to(xs.dtype)
+    centred = xs - mu[:, :, None, None]
+    var = centred.pow(2).mean(dim=(2, 3)) @ mean_all.to(xs.dtype).T
+    scale = torch.rsqrt(var + eps).index_select(1, group_index)
+    if weight is not None:
+        scale = scale * weight.to(xs.dtype)
+    out = centred * scale[:, :, None, None]
+    if bias is not None:
+        out = out + bias.to(out.dtype).view(1, -1, 1, 1)
+    return out.to(x.dtype)
+
+
+class GroupNormPlain(nn.Module):
+    """Plain form of :class:`eqcnn.nn.GroupNorm` for field types torch's GroupNorm cannot express."""
+
+    if TYPE_CHECKING:  # TorchScript must not see these (postponed) annotations
+        mean_perm: torch.Tensor
+        mean_all: torch.Tensor
+        group_index: torch.Tensor
+        perm_mask: torch.Tensor
+
+    def __init__(
+        self,
+        mean_perm: torch.Tensor,
+        mean_all: torch.Tensor,
+        group_index: torch.Tensor,
+        perm_mask: torch.Tensor,
+        weight: torch.Tensor | None,
+        bias: torch.Tensor | None,
+        eps: float,
+    ):
+        super().__init__()
+        self.register_buffer("mean_perm", mean_perm.clone())
+        self.register_buffer("mean_all", mean_all.clone())
+        self.register_buffer("group_index", group_index.clone())
+        self.register_buffer("perm_mask", perm_mask.clone())
+        self.weight = None if weight is None else nn.Parameter(weight.detach().clone())
+        self.bias = None if bias is None else nn.Parameter(bias.detach().clone())
+        self.eps = eps
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return field_group_norm(
+            x, self.mean_perm, self.mean_all, self.group_index, self.perm_mask, self.weight, self.bias, self.eps
+        )
+
+
+class ResidualPlain(nn.Module):
+    """Plain form of :class:`eqcnn.nn.ResidualBlock`: ``post(body(x) + shortcut(x))``."""
+
+    def __init__(self, body: nn.Module, shortcut: nn.Module, post: nn.Module):
+        super().__init__()
+        self.body = body
+        self.shortcut = shortcut
+        self.post = post
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.post(self.body(x) + self.shortcut(x))

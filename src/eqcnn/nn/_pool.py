@@ -1,0 +1,340 @@
+"""Spatial pooling (max, average, adaptive, anti-aliased) and pooling over the group."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .._checks import check_choice, check_int, pair
+from ..fields import FieldType
+from ._fieldutil import check_field_type, require_permutation
+from ._module import EquivariantModule
+from ._plain import FieldPoolPlain, pool_fields
+
+__all__ = ["AdaptiveAvgPool2d", "AdaptiveMaxPool2d", "AvgPool2d", "BlurPool2d", "GroupPool", "MaxPool2d"]
+
+_EXACT_NOTE = (
+    "A stride-``s`` window of size ``k`` keeps the sampled grid symmetric, hence "
+    "90-degree rotations and flips exact, iff ``(H + 2 * padding - k') % s == 0`` "
+    "(``k' = dilation * (k - 1) + 1``); see :func:`eqcnn.nn.exact_input_sizes`."
+)
+
+
+def _fmt(v: tuple[int, int]) -> Any:
+    return v[0] if v[0] == v[1] else v
+
+
+class MaxPool2d(EquivariantModule):
+    """``torch.nn.MaxPool2d`` on trivial and regular fields.
+
+    The maximum is taken channel by channel, so it commutes with channel
+    permutations: exactly equivariant on permutation fields (irreps fields are
+    rejected; pool their norms or use :class:`AvgPool2d`).  Exact for a
+    grid symmetry when the sampled grid is symmetric: {note}
+
+    Shapes: ``(B, C, H, W) -> (B, C, H', W')`` with torch's formula.
+
+    Example:
+        >>> import torch, eqcnn
+        >>> from eqcnn import nn as enn
+        >>> pool = enn.MaxPool2d(eqcnn.Cyclic(4).regular(2), 3, stride=2, padding=1)
+        >>> pool(torch.randn(1, 8, 9, 9)).shape
+        torch.Size([1, 8, 5, 5])
+    """
+
+    def __init__(
+        self,
+        in_type: FieldType,
+        kernel_size: int | tuple[int, int],
+        stride: int | tuple[int, int] | None = None,
+        padding: int | tuple[int, int] = 0,
+        dilation: int | tuple[int, int] = 1,
+        ceil_mode: bool = False,
+    ) -> None:
+        super().__init__()
+        check_field_type("in_type", in_type)
+        require_permutation(in_type, "MaxPool2d", "use AvgPool2d or pool the field norms instead")
+        self.in_type = self.out_type = in_type
+        self.kernel_size = pair("kernel_size", kernel_size, minimum=1)
+        self.stride = self.kernel_size if stride is None else pair("stride", stride, minimum=1)
+        self.padding = pair("padding", padding, minimum=0)
+        self.dilation = pair("dilation", dilation, minimum=1)
+        self.ceil_mode = bool(ceil_mode)
+        if any(p * 2 > k for p, k in zip(self.padding, self.kernel_size)):
+            raise ValueError(f"`padding` (={padding}) must be at most half of `kernel_size` (={kernel_size})")
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.check_input(x)
+        return F.max_pool2d(x, self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode)
+
+    def export(self) -> nn.Module:
+        return nn.MaxPool2d(self.kernel_size, self.stride, self.padding, self.dilation, ceil_mode=self.ceil_mode)
+
+    def extra_repr(self) -> str:
+        s = f"{self.in_type!r}, kernel_size={_fmt(self.kernel_size)}"
+        if self.stride != self.kernel_size:
+            s += f", stride={_fmt(self.stride)}"
+        if self.padding != (0, 0):
+            s += f", padding={_fmt(self.padding)}"
+        if self.dilation != (1, 1):
+            s += f", dilation={_fmt(self.dilation)}"
+        if self.ceil_mode:
+            s += ", ceil_mode=True"
+        return s
+
+
+MaxPool2d.__doc__ = (MaxPool2d.__doc__ or "").replace("{note}", _EXACT_NOTE)
+
+
+class AvgPool2d(EquivariantModule):
+    """``torch.nn.AvgPool2d`` on any fields (averaging is linear, so it commutes with every representation).
+
+    Exact for a grid symmetry when the sampled grid is symmetric: {note}
+
+    Shapes: ``(B, C, H, W) -> (B, C, H', W')`` with torch's formula.
+
+    Example:
+        >>> import torch, eqcnn
+        >>> from eqcnn import nn as enn
+        >>> enn.AvgPool2d(eqcnn.Cyclic(8).irreps_field(1), 2)(torch.randn(1, 2, 9, 9)).shape
+        torch.Size([1, 2, 4, 4])
+    """
+
+    def __init__(
+        self,
+        in_type: FieldType,
+        kernel_size: int | tuple[int, int],
+        stride: int | tuple[int, int] | None = None,
+        padding: int | tuple[int, int] = 0,
+        ceil_mode: bool = False,
+        count_include_pad: bool = True,
+    ) -> None:
+        super().__init__()
+        check_field_type("in_type", in_type)
+        self.in_type = self.out_type = in_type
+        self.kernel_size = pair("kernel_size", kernel_size, minimum=1)
+        self.stride = self.kernel_size if stride is None else pair("stride", stride, minimum=1)
+        self.padding = pair("padding", padding, minimum=0)
+        self.ceil_mode = bool(ceil_mode)
+        self.count_include_pad = bool(count_include_pad)
+        if any(p * 2 > k for p, k in zip(self.padding, self.kernel_size)):
+            raise ValueError(f"`padding` (={padding}) must be at most half of `kernel_size` (={kernel_size})")
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.check_input(x)
+        return F.avg_pool2d(x, self.kernel_size, self.stride, self.padding, self.ceil_mode, self.count_include_pad)
+
+    def export(self) -> nn.Module:
+        return nn.AvgPool2d(self.kernel_size, self.stride, self.padding, self.ceil_mode, self.count_include_pad)
+
+    def extra_repr(self) -> str:
+        s = f"{self.in_type!r}, kernel_size={_fmt(self.kernel_size)}"
+        if self.stride != self.kernel_size:
+            s += f", stride={_fmt(self.stride)}"
+        if self.padding != (0, 0):
+            s += f", padding={_fmt(self.padding)}"
+        if self.ceil_mode:
+            s += ", ceil_mode=True"
+        if not self.count_include_pad:
+            s += ", count_include_pad=False"
+        return s
+
+
+AvgPool2d.__doc__ = (AvgPool2d.__doc__ or "").replace("{note}", _EXACT_NOTE)
+
+
+def _output_size(name: str, value: Any) -> tuple[int, int]:
+    return pair(name, value, minimum=1)
+
+
+class AdaptiveAvgPool2d(EquivariantModule):
+    """``torch.nn.AdaptiveAvgPool2d`` on any fields.
+
+    torch's adaptive bins are mirror-symmetric for every input and output size
+    (bin ``i`` spans ``[floor(i H / n), ceil((i + 1) H / n))``), so the layer is
+    exactly equivariant for every grid symmetry at every input size (square
+    inputs for 90-degree turns).  ``output_size=1`` gives invariant features.
+
+    Shapes: ``(B, C, H, W) -> (B, C, *output_size)``.
+
+    Example:
+        >>> import torch, eqcnn
+        >>> from eqcnn import nn as enn
+        >>> enn.AdaptiveAvgPool2d(eqcnn.Cyclic(4).regular(2), 1)(torch.randn(3, 8, 10, 10)).shape
+        torch.Size([3, 8, 1, 1])
+    """
+
+    _torch: type[nn.Module] = nn.AdaptiveAvgPool2d
+    _needs_permutation = False
+
+    def __init__(self, in_type: FieldType, output_size: int | tuple[int, int]) -> None:
+        super().__init__()
+        check_field_type("in_type", in_type)
+        if self._needs_permutation:
+            require_permutation(in_type, type(self).__name__, "use AdaptiveAvgPool2d instead")
+        self.in_type = self.out_type = in_type
+        self.output_size = _output_size("output_size", output_size)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.check_input(x)
+        if self._needs_permutation:
+            return F.adaptive_max_pool2d(x, self.output_size)
+        return F.adaptive_avg_pool2d(x, self.output_size)
+
+    def export(self) -> nn.Module:
+        return self._torch(self.output_size)
+
+    def extra_repr(self) -> str:
+        return f"{self.in_type!r}, output_size={_fmt(self.output_size)}"
+
+
+class AdaptiveMaxPool2d(AdaptiveAvgPool2d):
+    """``torch.nn.AdaptiveMaxPool2d`` on trivial and regular fields (exact at every size, as the average version)."""
+
+    _torch = nn.AdaptiveMaxPool2d
+    _needs_permutation = True
+
+
+def _binomial(n: int) -> torch.Tensor:
+    row = torch.tensor([1.0])
+    for _ in range(n - 1):
+        row = torch.cat([row, torch.zeros(1)]) + torch.cat([torch.zeros(1), row])
+    return row / row.sum()
+
+
+class BlurPool2d(EquivariantModule):
+    """Anti-aliased downsampling (Zhang, 2019): blur with a binomial filter, then subsample.
+
+    The blur is the same symmetric ``filter_size x filter_size`` binomial
+    filter (``[1, 2, 1] / 4`` outer itself for size 3) on every channel, so it
+    commutes with every representation and every grid symmetry.  Exactly
+    equivariant when the subsampled grid is symmetric: with ``padding =
+    filter_size // 2`` that is ``(H - 1) % stride == 0`` for odd filters (see
+    :func:`eqcnn.nn.exact_input_sizes`).  To anti-alias a max pool, use
+    ``MaxPool2d(t, 2, stride=1)`` followed by ``BlurPool2d(t, stride=2)``.
+
+    Args:
+        in_type: field type (any representations).
+        stride: subsampling factor.
+        filter_size: odd size of the binomial filter (1 = plain subsampling).
+        padding_mode: ``"reflect"`` (default), ``"replicate"``, ``"circular"`` or ``"zeros"``.
+
+    Shapes: ``(B, C, H, W) -> (B, C, (H - 1) // stride + 1, ...)``.
+
+    Example:
+        >>> import torch, eqcnn
+        >>> from eqcnn import nn as enn
+        >>> enn.BlurPool2d(eqcnn.Cyclic(4).regular(2), stride=2)(torch.randn(1, 8, 9, 9)).shape
+        torch.Size([1, 8, 5, 5])
+    """
+
+    filter: torch.Tensor
+
+    def __init__(
+        self, in_type: FieldType, stride: int = 2, filter_size: int = 3, padding_mode: str = "reflect"
+    ) -> None:
+        super().__init__()
+        check_field_type("in_type", in_type)
+        self.stride = check_int("stride", stride, minimum=1)
+        self.filter_size = check_int("filter_size", filter_size, minimum=1)
+        if self.filter_size % 2 == 0:
+            raise ValueError(f"`filter_size` must be odd (its centre must be a pixel), got {filter_size}")
+        self.padding_mode = check_choice("padding_mode", padding_mode, ("reflect", "replicate", "circular", "zeros"))
+        self.in_type = self.out_type = in_type
+        row = _binomial(self.filter_size)
+        self.register_buffer(
+            "filter", (row[:, None] * row[None, :]).expand(in_type.size, 1, -1, -1).contiguous(), persistent=False
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.check_input(x)
+        if x.dim() == 3:
+            return self.forward(x[None])[0]
+        p = self.filter_size // 2
+        filt = self.filter.to(x.dtype)
+        if self.padding_mode != "zeros" and p > 0:
+            x = F.pad(x, (p, p, p, p), mode=self.padding_mode)
+            return F.conv2d(x, filt, None, self.stride, 0, 1, self.in_type.size)
+        return F.conv2d(x, filt, None, self.stride, p, 1, self.in_type.size)
+
+    def export(self) -> nn.Module:
+        C, p = self.in_type.size, self.filter_size // 2
+        conv = nn.Conv2d(
+            C,
+            C,
+            self.filter_size,
+            self.stride,
+            p,
+            groups=C,
+            bias=False,
+            padding_mode=self.padding_mode,
+            device=self.filter.device,
+        )
+        conv.weight.requires_grad_(False)
+        with torch.no_grad():
+            conv.weight.copy_(self.filter)
+        return conv
+
+    def extra_repr(self) -> str:
+        s = f"{self.in_type!r}, stride={self.stride}"
+        if self.filter_size != 3:
+            s += f", filter_size={self.filter_size}"
+        if self.padding_mode != "reflect":
+            s += f", padding_mode={self.padding_mode!r}"
+        return s
+
+
+class GroupPool(EquivariantModule):
+    """Pool each field over the group: max or mean over its channels, giving one invariant channel per field.
+
+    For a regular field the channels are indexed by the group, so their max
+    (or mean) does not change when ``g`` permutes them: the output is a
+    trivial field, ``out_type = G.trivial(len(in_type))``, and the layer is
+    exactly equivariant (invariant in the channels, pixels still move).
+    Trivial fields pass through.  Fields that are not permutations (irreps)
+    are rejected: use the field norm (:class:`NormNonlinearity` first) instead.
+
+    Args:
+        in_type: trivial and regular fields.
+        mode: ``"max"`` or ``"mean"``.
+
+    Shapes: ``(B, in_type.size, H, W) -> (B, len(in_type), H, W)``.
+
+    Example:
+        >>> import torch, eqcnn
+        >>> from eqcnn import nn as enn
+        >>> pool = enn.GroupPool(eqcnn.Cyclic(8).regular(4))
+        >>> pool.out_type
+        Cyclic(8).trivial(4)
+        >>> pool(torch.randn(2, 32, 5, 5)).shape
+        torch.Size([2, 4, 5, 5])
+    """
+
+    def __init__(self, in_type: FieldType, mode: Literal["max", "mean"] = "max") -> None:
+        super().__init__()
+        check_field_type("in_type", in_type)
+        check_choice("mode", mode, ("max", "mean"))
+        require_permutation(in_type, "GroupPool", "pool the field norms instead (NormNonlinearity, then a norm)")
+        self.mode = mode
+        self.in_type = in_type
+        self.out_type = in_type.group.trivial(len(in_type))
+        runs, start = [], 0
+        for rep, count in in_type.runs():
+            runs.append((start, count, rep.size))
+            start += count * rep.size
+        self._runs = runs
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.check_input(x)
+        if x.dim() == 3:
+            return pool_fields(x[None], self._runs, self.mode)[0]
+        return pool_fields(x, self._runs, self.mode)
+
+    def export(self) -> nn.Module:
+        return FieldPoolPlain(self._runs, self.mode)
+
+    def extra_repr(self) -> str:
+        return f"{self.in_type!r}" + (f", mode={self.mode!r}" if self.mode != "max" else "")

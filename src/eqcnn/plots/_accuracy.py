@@ -1,0 +1,49 @@
+"""Accuracy of classifiers against the rotation angle of their test images."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+__all__ = ["plot_accuracy_vs_angle"]
+
+
+def plot_accuracy_vs_angle(
+    curves: Mapping[str, tuple[Sequence[float], Sequence[float]]],
+    title: str = "Test accuracy against rotation of the test digits",
+    chance: float | None = 0.1,
+) -> Any:
+    """Line plot of accuracy (0..1) against angle (degrees), one line per model.
+
+    Args:
+        curves: ``{name: (angles_in_degrees, accuracies)}``.
+        title: figure title.
+        chance: draw a dotted line at this accuracy (``None``: no line).
+
+    Returns a ``matplotlib.figure.Figure`` (save it with ``fig.savefig(path)``).
+
+    Example:
+        >>> fig = plot_accuracy_vs_angle({"CNN": ([0, 90], [0.98, 0.2]), "C8": ([0, 90], [0.97, 0.97])})
+        >>> len(fig.axes)
+        1
+    """
+    from matplotlib.figure import Figure
+
+    if not curves:
+        raise ValueError("`curves` must hold at least one model, got an empty mapping")
+    fig = Figure(figsize=(7, 4), layout="constrained")
+    ax = fig.add_subplot()
+    for name, (angles, accs) in curves.items():
+        if len(angles) != len(accs):
+            raise ValueError(f"curve {name!r}: {len(angles)} angles but {len(accs)} accuracies")
+        ax.plot(list(angles), [100 * a for a in accs], marker="o", markersize=3, label=name)
+    if chance is not None:
+        ax.axhline(100 * chance, color="grey", linestyle=":", linewidth=1, label="chance")
+    ax.set_xlabel("rotation of the test digits (degrees)")
+    ax.set_ylabel("accuracy (%)")
+    ax.set_ylim(0, 100)
+    ax.set_xticks(range(0, 361, 45))
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower left", fontsize="small")
+    ax.set_title(title)
+    return fig

@@ -1,0 +1,86 @@
+"""The baseline for approximate transforms: the same architecture without the symmetry constraint."""
+
+from __future__ import annotations
+
+import copy
+import math
+from typing import Any
+
+import torch
+from torch import nn
+
+from ..nn import EquivariantModule
+
+__all__ = ["plain_baseline"]
+
+
+def _is_equivariant_conv(m: nn.Module) -> bool:
+    """An eqcnn convolution: weights, kernel, stride, padding, dilation; not transposed, not a pooling layer."""
+    return (
+        isinstance(m, EquivariantModule)
+        and isinstance(getattr(m, "weight", None), nn.Parameter)
+        and all(isinstance(getattr(m, a, None), (int, tuple)) for a in ("kernel_size", "stride", "padding", "dilation"))
+        and not getattr(m, "transposed", False)
+        and "Transpose" not in type(m).__name__
+    )
+
+
+def _plain_conv(m: Any, generator: torch.Generator) -> nn.Conv2d:
+    p = next(m.parameters())
+    conv = nn.Conv2d(
+        m.in_type.size,
+        m.out_type.size,
+        m.kernel_size,
+        stride=m.stride,
+        padding=m.padding,
+        dilation=m.dilation,
+        bias=getattr(m, "bias", None) is not None,
+        padding_mode=getattr(m, "padding_mode", "zeros"),
+    )
+    with torch.no_grad():  # He initialisation, as eqcnn's convolutions use; made on the CPU from a seed
+        fan_in = conv.in_channels * conv.kernel_size[0] * conv.kernel_size[1]
+        conv.weight.copy_(torch.randn(conv.weight.shape, generator=generator) * math.sqrt(2.0 / fan_in))
+        if conv.bias is not None:
+            conv.bias.zero_()
+    return conv.to(device=p.device, dtype=p.dtype)
+
+
+def plain_baseline(model: nn.Module, seed: int = 0) -> nn.Module:
+    """A copy of ``model`` whose eqcnn convolutions are plain ``torch.nn.Conv2d`` with fresh weights.
+
+    Every equivariant convolution is replaced by an ``nn.Conv2d`` with the same
+    channel counts, kernel, stride, padding, dilation, bias and padding mode,
+    He-initialised from ``seed``; everything else is kept.  This is the
+    "ordinary CNN of the same shapes" that approximate equivariance is measured
+    against.  A model without eqcnn convolutions gets its ``nn.Conv2d`` weights
+    redrawn the same way; a model without any convolution has no baseline
+    (``ValueError``).
+
+    Example:
+        >>> import eqcnn
+        >>> from eqcnn import nn as enn
+        >>> from eqcnn.testing._baseline import plain_baseline
+        >>> G = eqcnn.Cyclic(8)
+        >>> plain_baseline(enn.Conv2d(G.trivial(1), G.regular(2), 3))
+        Conv2d(1, 16, kernel_size=(3, 3), stride=(1, 1))
+    """
+    gen = torch.Generator().manual_seed(seed)
+    if _is_equivariant_conv(model):
+        return _plain_conv(model, gen)
+    copied = copy.deepcopy(model)
+    replaced = False
+    for parent in copied.modules():
+        for name, child in list(parent.named_children()):
+            if _is_equivariant_conv(child):
+                setattr(parent, name, _plain_conv(child, gen))
+                replaced = True
+    if not replaced:
+        if not any(isinstance(m, nn.Conv2d) for m in copied.modules()):
+            raise ValueError(f"{type(model).__name__} has no convolution to free from the symmetry constraint")
+        for m in copied.modules():
+            if isinstance(m, nn.Conv2d):
+                with torch.no_grad():
+                    fan_in = m.in_channels // m.groups * m.kernel_size[0] * m.kernel_size[1]
+                    w = torch.randn(m.weight.shape, generator=gen) * math.sqrt(2.0 / fan_in)
+                    m.weight.copy_(w.to(m.weight))
+    return copied

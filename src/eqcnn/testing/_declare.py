@@ -1,0 +1,156 @@
+"""What a model's input and output are: field types from the model, given explicitly, or declared."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import torch
+from torch import nn
+
+from .._checks import check_choice
+from ..fields import FieldType
+from ..groups import Cyclic, PointGroup
+
+__all__ = ["Declaration", "OutputKind", "declare", "input_channels"]
+
+OutputKind = Literal["invariant", "image"]
+
+
+def input_channels(model: nn.Module) -> int:
+    """Input channels of ``model``: ``model.in_type.size``, or the first convolution's ``in_channels``."""
+    t = getattr(model, "in_type", None)
+    if isinstance(t, FieldType):
+        return t.size
+    for m in model.modules():
+        t = getattr(m, "in_type", None)
+        if isinstance(t, FieldType):
+            return t.size
+        if isinstance(m, nn.Conv2d):
+            return m.in_channels
+    raise ValueError(f"cannot tell how many input channels {type(model).__name__} takes; pass `x` or `in_type`")
+
+
+@dataclass(frozen=True)
+class Declaration:
+    """The law checked: ``model(in_type . x) == out . model(x)``.
+
+    ``out_type`` is a FieldType, ``"invariant"`` (the output does not change,
+    e.g. logits) or ``"image"`` (scalar fields whose pixels move with the input;
+    the channel count is read from the output).
+    """
+
+    group: PointGroup
+    in_type: FieldType
+    out: FieldType | OutputKind
+
+    def out_type_for(self, y: torch.Tensor) -> FieldType | None:
+        """The output's FieldType for an output ``y`` (``None`` for invariant outputs)."""
+        if self.out == "invariant":
+            return None
+        if self.out == "image":
+            if y.dim() == 2:
+                return None  # no pixels left: scalars that do not move
+            return self.group.trivial(y.shape[-3])
+        assert isinstance(self.out, FieldType)
+        if y.dim() not in (2, 3, 4) or y.shape[-3 if y.dim() > 2 else -1] != self.out.size:
+            raise ValueError(
+                f"the output has shape {tuple(y.shape)}, which does not fit the output type "
+                f"{self.out!r} ({self.out.size} channels); pass `out_type` or `output=` to say what the output is"
+            )
+        return self.out
+
+    def describe(self) -> str:
+        out = self.out if isinstance(self.out, str) else repr(self.out)
+        return f"{self.in_type!r} -> {out}"
+
+
+def declare(
+    model: nn.Module,
+    *,
+    group: PointGroup | None = None,
+    in_type: FieldType | int | None = None,
+    out_type: FieldType | None = None,
+    output: OutputKind | None = None,
+    channels: int | None = None,
+) -> Declaration:
+    """Resolve what to check from explicit arguments, the model's ``in_type``/``out_type`` and defaults.
+
+    Priority: explicit ``in_type``/``out_type`` > ``output`` declaration >
+    ``model.in_type``/``model.out_type`` (or, for a container, the first
+    eqcnn submodule's ``in_type`` and the last one's ``out_type``).  For a plain PyTorch model the input
+    is ``group.trivial(C)`` (``C`` from ``channels``, i.e. the example input, or
+    the first conv) and ``group`` defaults to ``Cyclic(4)``; the output defaults
+    to ``"image"``, which becomes invariant when the output has no pixels.
+    """
+    if output is not None:
+        check_choice("output", output, ("invariant", "image"))
+    model_in, model_out = model_types(model)
+    if isinstance(in_type, FieldType):
+        g = in_type.group
+    elif model_in is not None:
+        g = model_in.group
+    elif isinstance(out_type, FieldType):
+        g = out_type.group
+    else:
+        g = group if group is not None else Cyclic(4)
+    if group is not None and group != g:
+        raise ValueError(f"`group` (={group!r}) differs from the group of the field types ({g!r})")
+    if not isinstance(g, PointGroup):
+        raise TypeError(f"`group` must be an eqcnn group (Trivial, Cyclic, Dihedral), got {g!r}")
+
+    if isinstance(in_type, FieldType):
+        t_in = in_type
+    elif isinstance(in_type, int) and not isinstance(in_type, bool):
+        t_in = g.trivial(in_type)
+    elif in_type is not None:
+        raise TypeError(f"`in_type` must be a FieldType or a channel count, got {type(in_type).__name__}")
+    elif model_in is not None:
+        t_in = model_in
+    else:
+        t_in = g.trivial(channels if channels is not None else input_channels(model))
+
+    out: FieldType | OutputKind
+    if out_type is not None:
+        if not isinstance(out_type, FieldType):
+            raise TypeError(f"`out_type` must be a FieldType, got {type(out_type).__name__}")
+        if output is not None:
+            raise ValueError("give either `out_type` or `output`, not both")
+        out = out_type
+    elif output is not None:
+        out = output
+    elif model_out is not None:
+        out = model_out
+    else:
+        out = "image"
+    if isinstance(out, FieldType) and out.group != g:
+        raise ValueError(f"the output type's group {out.group!r} differs from the input type's group {g!r}")
+    return Declaration(g, t_in, out)
+
+
+def model_types(model: nn.Module) -> tuple[FieldType | None, FieldType | None]:
+    """``in_type`` of the model or of its first eqcnn submodule, ``out_type`` of the model or its last one."""
+    t_in: Any = getattr(model, "in_type", None)
+    t_out: Any = getattr(model, "out_type", None)
+    if isinstance(t_in, FieldType) and isinstance(t_out, FieldType):
+        return t_in, t_out
+    if isinstance(t_in, FieldType) and hasattr(model, "out_type") and t_out is None:
+        # an eqcnn container that ends with plain modules: its output is untyped (invariant features),
+        # not the type of its last typed layer
+        return t_in, None
+    typed = [m for m in model.modules() if isinstance(getattr(m, "in_type", None), FieldType)]
+    if not isinstance(t_in, FieldType):
+        t_in = typed[0].in_type if typed else None
+    if not isinstance(t_out, FieldType):
+        outs = [m.out_type for m in model.modules() if isinstance(getattr(m, "out_type", None), FieldType)]
+        t_out = outs[-1] if outs else None
+    return t_in, t_out
+
+
+def model_device_dtype(model: nn.Module) -> tuple[torch.device, torch.dtype]:
+    p: Any = next(model.parameters(), None)
+    if p is None:
+        p = next(model.buffers(), None)
+    if p is None or not p.is_floating_point():
+        return torch.device("cpu"), torch.get_default_dtype()
+    return p.device, p.dtype

@@ -1,0 +1,224 @@
+"""equivariance_error: one model, one input, one transform, two numbers."""
+
+from __future__ import annotations
+
+from contextlib import nullcontext
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import torch
+from torch import nn
+
+from .._checks import check_choice
+from ..fields import FieldType
+from ..groups import GroupElement, PointGroup
+from ._declare import Declaration, OutputKind, declare, model_device_dtype
+from ._masks import disk_mask, soft_disk, valid_mask
+from ._receptive_field import ReceptiveField, _conv_like, receptive_field
+from ._tolerance import no_tf32
+from ._transforms import NotComparable, Shift, Transform, act, as_transform, is_exact, shift, transform_name
+
+__all__ = ["EquivarianceResult", "ShiftMode", "equivariance_error"]
+
+ShiftMode = Literal["auto", "circular", "crop"]
+
+
+@dataclass(frozen=True)
+class EquivarianceResult:
+    """The error of ``model(g . x)`` against ``g . model(x)`` inside the valid region.
+
+    Attributes:
+        transform: readable name of ``g``.
+        exact: whether ``g`` maps the pixel grid onto itself (so only rounding should remain).
+        rel_l2: ``||model(g x) - g model(x)|| / ||g model(x)||`` over the compared entries.
+        max_abs: the largest absolute difference there.
+        compared: how many output entries were compared.
+    """
+
+    transform: str
+    exact: bool
+    rel_l2: float
+    max_abs: float
+    compared: int
+
+
+def _wraps_circularly(m: nn.Module) -> bool | None:
+    """For a conv or pooling layer: whether it commutes with circular shifts (``None``: not such a layer)."""
+    rf, mode = _conv_like(m), getattr(m, "padding_mode", None)
+    if rf is None:  # e.g. an anti-aliasing filter that pads by itself
+        return None if not isinstance(mode, str) else mode == "circular"
+    if mode == "circular":
+        return True
+    return rf.padding == (0, 0) and rf.size == rf.stride  # windows that tile the image: nothing to wrap
+
+
+def resolve_shift_mode(model: nn.Module, shift_mode: ShiftMode) -> Literal["circular", "crop"]:
+    """``auto``: circular when every convolution and pooling layer commutes with circular shifts
+    (circular padding, or windows that tile the image), else crop to the valid region."""
+    check_choice("shift_mode", shift_mode, ("auto", "circular", "crop"))
+    if shift_mode != "auto":
+        return shift_mode
+    flags = [_wraps_circularly(m) for m in model.modules()]
+    return "circular" if all(f is not False for f in flags) else "crop"
+
+
+class _Eval:
+    """Evaluate in eval mode without gradients; restore the mode on exit."""
+
+    def __init__(self, model: nn.Module) -> None:
+        self.model, self.was = model, model.training
+
+    def __enter__(self) -> None:
+        self.grad = torch.is_grad_enabled()
+        torch.set_grad_enabled(False)
+        self.model.eval()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.model.train(self.was)
+        torch.set_grad_enabled(self.grad)
+
+
+def _run(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    y = model(x)
+    if not isinstance(y, torch.Tensor):
+        raise TypeError(f"the model must return a tensor, got {type(y).__name__}")
+    return y
+
+
+def compare(
+    model: nn.Module,
+    x: torch.Tensor,
+    t: Transform,
+    decl: Declaration,
+    shift_mode: Literal["circular", "crop"],
+    rf: ReceptiveField | None,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    """``(model(t x), t model(x), mask)``; ``mask`` is a boolean ``(H', W')`` or ``None`` (compare all)."""
+    if isinstance(t, Shift):
+        if rf is None:
+            rf = receptive_field(model, tuple(x.shape))
+        if rf.is_upsampling:
+            raise NotComparable("shifts through upsampling layers are not compared (the output moves by a multiple)")
+        S = rf.stride
+        if t.dy % S[0] or t.dx % S[1]:
+            raise NotComparable(f"{t} is not a multiple of the model's stride {S}")
+        k = (t.dy // S[0], t.dx // S[1])
+        if shift_mode == "circular":
+            y = _run(model, x)
+            a = _run(model, shift(x, t.dy, t.dx))
+            if decl.out_type_for(y) is None or y.dim() == 2:
+                return a, y, None
+            return a, shift(y, *k), None
+        # crop: two windows of x whose content is shifted by (dy, dx); no pixels wrap around
+        H, W = x.shape[-2:]
+        ay, ax = abs(t.dy), abs(t.dx)
+        if ay >= H or ax >= W:
+            raise NotComparable(f"{t} is larger than the input {H}x{W}")
+        r1 = slice(ay, H) if t.dy >= 0 else slice(0, H - ay)
+        r2 = slice(0, H - ay) if t.dy >= 0 else slice(ay, H)
+        c1 = slice(ax, W) if t.dx >= 0 else slice(0, W - ax)
+        c2 = slice(0, W - ax) if t.dx >= 0 else slice(ax, W)
+        y1 = _run(model, x[..., r1, c1])
+        y2 = _run(model, x[..., r2, c2])
+        if y1.dim() < 3 or decl.out_type_for(y1) is None:
+            raise NotComparable("an invariant output can only be compared under circular shifts (circular padding)")
+        m = valid_mask(rf, (H - ay, W - ax), y1.shape[-2:]).to(y1.device)
+        return y2, shift(y1, *k), m & shift(m, *k, mode="zeros")
+    if not is_exact(t):
+        x = x * soft_disk(x.shape[-2:], device=x.device).to(x.dtype)
+    y = _run(model, x)
+    out_type = decl.out_type_for(y)
+    odd_turn = isinstance(t, GroupElement) and t.quarter_turns is not None and t.quarter_turns % 2 == 1
+    if odd_turn and (
+        x.shape[-1] != x.shape[-2] or (y.dim() >= 3 and out_type is not None and y.shape[-1] != y.shape[-2])
+    ):
+        raise NotComparable(f"{transform_name(t)} needs square images")
+    a = _run(model, act(t, x, decl.in_type))  # type: ignore[arg-type]
+    b = act(t, y, out_type)  # type: ignore[arg-type]
+    mask: torch.Tensor | None = None
+    if not is_exact(t) and y.dim() >= 3 and out_type is not None:
+        mask = disk_mask(y.shape[-2:], margin=1.0, device=y.device)
+    return a, b, mask
+
+
+def errors(a: torch.Tensor, b: torch.Tensor, mask: torch.Tensor | None) -> tuple[float, float, int]:
+    """``(relative L2, max abs, entries)`` of ``a - b`` over ``mask``, computed in float64."""
+    if a.shape != b.shape:
+        raise ValueError(f"outputs of shape {tuple(a.shape)} and {tuple(b.shape)} cannot be compared")
+    a, b = a.detach().to(torch.float64), b.detach().to(torch.float64)
+    if mask is not None:
+        a, b = a[..., mask], b[..., mask]
+    if a.numel() == 0:
+        raise NotComparable("the valid region is empty: use a larger input than the receptive field")
+    diff = a - b
+    norm = float(b.norm())
+    rel = float(diff.norm()) / norm if norm > 0 else float(diff.norm())
+    return rel, float(diff.abs().max()), int(a.numel())
+
+
+def prepare_input(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    if not isinstance(x, torch.Tensor) or not x.is_floating_point():
+        raise TypeError(f"`x` must be a floating point torch.Tensor, got {x!r:.60}")
+    if next(model.parameters(), None) is None and next(model.buffers(), None) is None:
+        return x  # nothing to match: keep the input's device and dtype
+    device, dtype = model_device_dtype(model)
+    return x.to(device=device, dtype=dtype)
+
+
+def equivariance_error(
+    model: nn.Module,
+    x: torch.Tensor,
+    g: Any,
+    *,
+    group: PointGroup | None = None,
+    in_type: FieldType | int | None = None,
+    out_type: FieldType | None = None,
+    output: OutputKind | None = None,
+    mask: torch.Tensor | None = None,
+    shift_mode: ShiftMode = "auto",
+) -> EquivarianceResult:
+    """How far ``model(g . x)`` is from ``g . model(x)``: relative L2 and max-abs inside the valid region.
+
+    ``g`` is a group element, an angle in degrees (any angle; it becomes the
+    group element when it lies in the group), a :class:`Rotation` or a
+    :class:`Shift` / ``(dy, dx)`` pair.  The input transforms by ``in_type``,
+    the output by ``out_type`` (both default to the model's; for a plain
+    model, declare ``output="invariant"`` or ``"image"``; see :func:`declare`).
+
+    What is compared:
+
+    - grid symmetries (multiples of 90 degrees, flips): the whole output;
+    - other angles: ``x`` is windowed by a soft disk and the output compared
+      inside the inscribed disk (a pixel less for interpolation); an angle not
+      in the group only moves pixels, so it needs scalar fields;
+    - shifts (multiples of the total stride ``s``; the output moves by
+      ``shift / s``): with circular padding the whole output; otherwise two
+      crops of ``x`` offset by the shift, compared where the receptive field
+      (:func:`receptive_field`) touches no padding.
+
+    ``mask`` (boolean ``(H', W')``) restricts the comparison further.  The
+    model runs in eval mode without gradients; exact transforms run with TF32
+    off.  Errors are computed in float64.
+
+    Example:
+        >>> import torch, eqcnn
+        >>> from eqcnn import nn as enn
+        >>> from eqcnn.testing import equivariance_error, band_limited_noise
+        >>> G = eqcnn.Cyclic(4)
+        >>> conv = enn.Conv2d(G.trivial(1), G.regular(2), 3, padding=1)
+        >>> x = band_limited_noise((1, 1, 9, 9))
+        >>> equivariance_error(conv, x, G.elements[1]).rel_l2 < 1e-5
+        True
+    """
+    decl = declare(model, group=group, in_type=in_type, out_type=out_type, output=output, channels=x.shape[-3])
+    x = prepare_input(model, x)
+    t = as_transform(g, decl.group)
+    mode = resolve_shift_mode(model, shift_mode)
+    exact = is_exact(t)
+    with _Eval(model), no_tf32() if exact else nullcontext():
+        a, b, m = compare(model, x, t, decl, mode, None)
+    if mask is not None:
+        mask = mask.to(device=a.device, dtype=torch.bool)
+        m = mask if m is None else (m & mask)
+    rel, mx, n = errors(a, b, m)
+    return EquivarianceResult(transform_name(t), exact, rel, mx, n)

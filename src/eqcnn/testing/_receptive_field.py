@@ -1,0 +1,238 @@
+"""Receptive field of a model: from the module tree where possible, measured by gradients otherwise."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+__all__ = ["ReceptiveField", "receptive_field"]
+
+# Modules that act on each pixel on its own (in eval mode).
+_POINTWISE = (
+    nn.Identity, nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.PReLU, nn.ELU, nn.SELU, nn.CELU, nn.GELU, nn.SiLU, nn.Mish,
+    nn.Sigmoid, nn.Tanh, nn.Hardtanh, nn.Hardswish, nn.Hardsigmoid, nn.Softplus, nn.Softsign, nn.Tanhshrink,
+    nn.Dropout, nn.Dropout2d, nn.BatchNorm2d,
+)  # fmt: skip
+_GLOBAL = (nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d, nn.Flatten, nn.Linear)
+
+
+@dataclass(frozen=True)
+class ReceptiveField:
+    """Which input pixels an output pixel sees, per axis ``(rows, columns)``.
+
+    Output pixel ``(i, j)`` depends on input rows ``i * stride[0] - padding[0]``
+    to ``i * stride[0] - padding[0] + size[0] - 1`` (and likewise for columns);
+    rows outside ``[0, H)`` are padding.
+
+    Attributes:
+        size: extent of the receptive field in input pixels.
+        stride: input pixels per output pixel (the product of the strides).
+        padding: how far the first output pixel's field reaches before row/column 0.
+        method: ``"analytic"`` (from the module tree), ``"empirical"`` (gradient
+            support of a random input; a lower bound where ReLUs or max-pooling
+            hide part of it) or ``"mixed"``.
+        is_global: the output has no pixels left (e.g. after global pooling):
+            every output sees the whole input.
+        is_upsampling: some layer makes the image larger (transposed
+            convolution, upsampling); ``stride`` and ``padding`` then do not
+            describe the output grid, and shifts are not compared.
+    """
+
+    size: tuple[int, int]
+    stride: tuple[int, int]
+    padding: tuple[int, int]
+    method: str = "analytic"
+    is_global: bool = False
+    is_upsampling: bool = False
+
+    def then(self, other: ReceptiveField) -> ReceptiveField:
+        """The receptive field of this stage followed by ``other``."""
+        size = tuple(a + (b - 1) * s for a, b, s in zip(self.size, other.size, self.stride))
+        pad = tuple(p + q * s for p, q, s in zip(self.padding, other.padding, self.stride))
+        stride = tuple(s * t for s, t in zip(self.stride, other.stride))
+        method = self.method if self.method == other.method else "mixed"
+        return ReceptiveField(
+            size, stride, pad, method, self.is_global or other.is_global,  # type: ignore[arg-type]
+            self.is_upsampling or other.is_upsampling,
+        )  # fmt: skip
+
+    def __str__(self) -> str:
+        def one(p: tuple[int, int]) -> str:
+            return str(p[0]) if p[0] == p[1] else f"{p[0]}x{p[1]}"
+
+        if self.is_global:
+            return f"global: every output sees the whole input ({self.method})"
+        if self.is_upsampling:
+            return f"upsampling: about {one(self.size)} px ({self.method})"
+        g = ""
+        return f"{one(self.size)} px, stride {one(self.stride)}, padding {one(self.padding)} ({self.method}{g})"
+
+
+_IDENTITY = ReceptiveField((1, 1), (1, 1), (0, 0))
+
+
+def _pair(v: Any) -> tuple[int, int]:
+    return (int(v[0]), int(v[1])) if isinstance(v, (tuple, list)) else (int(v), int(v))
+
+
+def _conv_like(m: nn.Module) -> ReceptiveField | None:
+    """Conv2d (eqcnn or torch) and max/avg pooling: read kernel, stride, padding and dilation."""
+    if not all(hasattr(m, a) for a in ("kernel_size", "stride", "padding")) or _is_transposed(m):
+        return None
+    if isinstance(m, (nn.Conv1d, nn.Conv3d, nn.MaxPool1d, nn.MaxPool3d, nn.AvgPool1d, nn.AvgPool3d)):
+        return None
+    k, s = _pair(m.kernel_size), _pair(m.stride if m.stride is not None else m.kernel_size)
+    d = _pair(getattr(m, "dilation", 1))
+    keff = tuple(d_ * (k_ - 1) + 1 for d_, k_ in zip(d, k))
+    pad: Any = m.padding
+    if isinstance(pad, str):
+        pad = (0, 0) if pad == "valid" else tuple((ke - 1) // 2 for ke in keff)
+    return ReceptiveField(keff, s, _pair(pad))  # type: ignore[arg-type]
+
+
+def _is_transposed(m: nn.Module) -> bool:
+    return bool(getattr(m, "transposed", False)) or "Transpose" in type(m).__name__
+
+
+def _is_sequential(m: nn.Module) -> bool:
+    return isinstance(m, nn.Sequential) or (
+        type(m).forward is nn.Sequential.forward  # a subclass that keeps Sequential's forward
+    )
+
+
+def _empirical(m: nn.Module, shape: tuple[int, ...], trials: int = 3) -> ReceptiveField:
+    """Support of the gradient of two neighbouring output pixels with respect to a random input."""
+    p = next(m.parameters(), None)
+    dtype = p.dtype if p is not None and p.is_floating_point() else torch.float32
+    device = p.device if p is not None else torch.device("cpu")
+    gen = torch.Generator().manual_seed(1234)
+    H, W = shape[-2:]
+    lo: list[list[Any]] = [[None, None], [None, None]]  # per output pixel (0: centre, 1: next), per axis
+    hi: list[list[Any]] = [[None, None], [None, None]]
+    out_hw = None
+    was_training, grad_was = m.training, torch.is_grad_enabled()
+    m.eval()
+    try:
+        torch.set_grad_enabled(True)
+        for _ in range(trials):
+            x = torch.randn(shape, generator=gen).to(dtype=dtype, device=device).requires_grad_(True)
+            y = m(x)
+            if not isinstance(y, torch.Tensor) or y.dim() < 3:
+                H, W = shape[-2:]
+                return ReceptiveField((H, W), (H, W), (0, 0), "empirical", is_global=True)
+            out_hw = y.shape[-2:]
+            ci, cj = out_hw[0] // 2, out_hw[1] // 2
+            targets = [(ci, cj), (min(ci + 1, out_hw[0] - 1), min(cj + 1, out_hw[1] - 1))]
+            v = torch.randn(y.shape[-3], generator=gen).to(dtype=dtype, device=device)
+            for t, (i, j) in enumerate(targets):
+                (g,) = torch.autograd.grad((y[0, :, i, j] * v).sum(), x, retain_graph=t == 0)
+                sup = g[0].abs().sum(dim=0) > 0
+                for axis, red in ((0, sup.any(dim=1)), (1, sup.any(dim=0))):
+                    idx = torch.nonzero(red).flatten()
+                    if idx.numel() == 0:
+                        continue
+                    a, b = int(idx.min()), int(idx.max())
+                    lo[t][axis] = a if lo[t][axis] is None else min(lo[t][axis], a)
+                    hi[t][axis] = b if hi[t][axis] is None else max(hi[t][axis], b)
+    finally:
+        torch.set_grad_enabled(grad_was)
+        m.train(was_training)
+    if out_hw is None:
+        raise RuntimeError(f"could not measure the receptive field of {type(m).__name__}")
+    if out_hw[0] > H or out_hw[1] > W:
+        return ReceptiveField((H, W), (1, 1), (0, 0), "empirical", is_upsampling=True)
+    size, stride, pad = [], [], []
+    for axis, n_in, n_out in ((0, H, out_hw[0]), (1, W, out_hw[1])):
+        centre = out_hw[axis] // 2
+        if lo[0][axis] is None:  # no gradient at all: treat as a pixel-wise map
+            size.append(1)
+            stride.append(max(1, round(n_in / n_out)))
+            pad.append(0)
+            continue
+        s = lo[1][axis] - lo[0][axis] if centre + 1 < n_out and lo[1][axis] is not None else round(n_in / n_out)
+        s = max(1, s)
+        size.append(hi[0][axis] - lo[0][axis] + 1)
+        stride.append(s)
+        pad.append(centre * s - lo[0][axis])
+    return ReceptiveField(tuple(size), tuple(stride), tuple(pad), "empirical")  # type: ignore[arg-type]
+
+
+def _walk(m: nn.Module, shapes: dict[int, tuple[int, ...]]) -> ReceptiveField:
+    conv = _conv_like(m)
+    if conv is not None:
+        return conv
+    if isinstance(m, _POINTWISE):
+        return _IDENTITY
+    if isinstance(m, _GLOBAL):
+        shape = shapes.get(id(m))
+        H, W = shape[-2:] if shape is not None and len(shape) >= 3 else (1, 1)
+        return ReceptiveField((H, W), (H, W), (0, 0), is_global=True)
+    if _is_sequential(m):
+        rf = _IDENTITY
+        for child in m.children():
+            rf = rf.then(_walk(child, shapes))
+            if rf.is_global:
+                break
+        return rf
+    shape = shapes.get(id(m))
+    if shape is None:
+        raise RuntimeError(f"the receptive field of {type(m).__name__} needs an example input; pass `input_shape`")
+    return _empirical(m, shape)
+
+
+def receptive_field(model: nn.Module, input_shape: tuple[int, ...] | None = None) -> ReceptiveField:
+    """The receptive field of ``model``'s output pixels in its input.
+
+    Computed from the module tree for Conv2d (eqcnn's and torch's: kernel,
+    stride, dilation, padding), max/average pooling, point-wise modules and
+    ``nn.Sequential``; any other module (a residual block, a custom layer) is
+    measured empirically: the support of the gradient of two neighbouring output
+    pixels with respect to random inputs of the shape that reaches it, in
+    ``eval`` mode (a lower bound where ReLUs or max-pooling hide part of it).
+
+    Args:
+        model: any module mapping ``(B, C, H, W)`` to ``(B, C', H', W')``.
+        input_shape: ``(B, C, H, W)`` used for the empirical part (default:
+            ``(1, C, 64, 64)`` with ``C`` from ``model.in_type`` or the first conv).
+
+    Example:
+        >>> from torch import nn
+        >>> from eqcnn.testing import receptive_field
+        >>> net = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.Conv2d(4, 4, 5, stride=2, padding=2))
+        >>> print(receptive_field(net))
+        7 px, stride 2, padding 3 (analytic)
+    """
+    shapes: dict[int, tuple[int, ...]] = {}
+    try:
+        return _walk(model, shapes)
+    except RuntimeError:
+        pass
+    if input_shape is None:
+        from ._declare import input_channels
+
+        input_shape = (1, input_channels(model), 64, 64)
+
+    def record(mod: nn.Module, args: tuple) -> None:
+        if args and isinstance(args[0], torch.Tensor):
+            shapes.setdefault(id(mod), tuple(args[0].shape))
+
+    hooks = [mod.register_forward_pre_hook(record) for mod in model.modules()]
+    p = next(model.parameters(), None)
+    try:
+        with torch.no_grad():
+            x = torch.zeros(
+                input_shape, dtype=p.dtype if p is not None else None, device=p.device if p is not None else None
+            )
+            was = model.training
+            model.eval()
+            try:
+                model(x)
+            finally:
+                model.train(was)
+    finally:
+        for h in hooks:
+            h.remove()
+    return _walk(model, shapes)

@@ -1,0 +1,315 @@
+"""equivariance_report and assert_equivariant: every transform tried, in one readable table."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import nn
+
+from ..fields import FieldType
+from ..groups import GroupElement, PointGroup, Trivial
+from ._baseline import plain_baseline
+from ._declare import Declaration, OutputKind, declare, model_device_dtype
+from ._inputs import band_limited_noise
+from ._metrics import ShiftMode, _Eval, compare, errors, prepare_input, resolve_shift_mode
+from ._receptive_field import ReceptiveField, _conv_like, receptive_field
+from ._tolerance import BASELINE_RATIO, no_tf32, tolerance
+from ._transforms import NotComparable, Rotation, Shift, Transform, as_transform, is_exact, transform_name
+
+__all__ = ["EquivarianceReport", "ReportRow", "assert_equivariant", "equivariance_report", "grid_symmetry_problems"]
+
+Baseline = nn.Module | Callable[[PointGroup], nn.Module] | str | None
+
+
+@dataclass
+class ReportRow:
+    """One transform: its errors, the limit it is held to and the verdict.
+
+    ``kind`` is ``"exact"`` (held to the dtype's tolerance), ``"approx"`` (an
+    off-grid element of G, held to ``ratio`` times the baseline's error) or
+    ``"extra"`` (an angle outside G: reported, not judged).  ``status`` is
+    ``"pass"``, ``"FAIL"``, ``"skip"`` (not comparable; see ``note``) or ``"info"``.
+    """
+
+    transform: str
+    kind: str
+    rel_l2: float | None = None
+    max_abs: float | None = None
+    limit: float | None = None
+    baseline: float | None = None
+    status: str = "skip"
+    note: str = ""
+
+
+def _fmt(v: float | None) -> str:
+    if v is None:
+        return "-"
+    return "0" if v == 0 else f"{v:.2e}"
+
+
+@dataclass
+class EquivarianceReport:
+    """The result of :func:`equivariance_report`; ``str()`` gives the table, ``passed`` the verdict."""
+
+    model: str
+    input_shape: tuple[int, ...]
+    dtype: torch.dtype
+    device: torch.device
+    law: str
+    shift_mode: str
+    receptive_field: ReceptiveField | None
+    ratio: float
+    rows: list[ReportRow] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return not any(r.status == "FAIL" for r in self.rows)
+
+    @property
+    def failures(self) -> list[ReportRow]:
+        return [r for r in self.rows if r.status == "FAIL"]
+
+    def __str__(self) -> str:
+        dt = str(self.dtype).replace("torch.", "")
+        lines = [f"equivariance of {self.model} on input {tuple(self.input_shape)} {dt} {self.device}"]
+        lines.append(f"law: {self.law}")
+        rf = f"; receptive field {self.receptive_field}" if self.receptive_field is not None else ""
+        lines.append(f"shifts: {self.shift_mode}{rf}")
+        head = ("transform", "kind", "rel L2", "max abs", "limit", "baseline", "status")
+        body = []
+        for r in self.rows:
+            if r.kind == "approx" and r.limit is not None:
+                limit = f"{self.ratio:g} x baseline"
+            else:
+                limit = _fmt(r.limit)
+            status = r.status + (f"  ({r.note})" if r.note else "")
+            body.append((r.transform, r.kind, _fmt(r.rel_l2), _fmt(r.max_abs), limit, _fmt(r.baseline), status))
+        widths = [max(len(row[i]) for row in [head, *body]) for i in range(len(head) - 1)]
+        for row in [head, *body]:
+            lines.append("  ".join(c.ljust(w) for c, w in zip(row, widths)) + "  " + row[-1])
+        for n in self.notes:
+            lines.append(f"note: {n}")
+        n_fail = len(self.failures)
+        n_skip = sum(r.status == "skip" for r in self.rows)
+        verdict = "PASSED" if self.passed else "FAILED"
+        lines.append(f"{verdict}: {len(self.rows)} transforms, {n_fail} failed, {n_skip} skipped")
+        return "\n".join(lines)
+
+
+def grid_symmetry_problems(model: nn.Module, x: torch.Tensor) -> list[str]:
+    """Strided layers whose sampled grid is not symmetric for this input, so 90-degree turns cannot be exact.
+
+    A layer with kernel ``k``, dilation ``d``, padding ``p`` and stride ``s``
+    on an input of ``n`` pixels samples positions ``-p + s*i + d*j``; the grid
+    of sampled centres is symmetric about the image centre exactly when
+    ``(n + 2p - d(k-1) - 1) % s == 0``.  Otherwise a rotated input is sampled
+    on a shifted grid and equivariance to rotations and flips can only hold
+    approximately.
+    """
+    seen: list[tuple[str, nn.Module, tuple[int, ...]]] = []
+    names = {id(m): n for n, m in model.named_modules()}
+
+    def hook(mod: nn.Module, args: tuple) -> None:
+        if args and isinstance(args[0], torch.Tensor) and args[0].dim() >= 3:
+            seen.append((names.get(id(mod), "?") or "(model)", mod, tuple(args[0].shape[-2:])))
+
+    hooks = [m.register_forward_pre_hook(hook) for m in model.modules() if _conv_like(m) is not None]
+    try:
+        with _Eval(model):
+            model(x)
+    finally:
+        for h in hooks:
+            h.remove()
+    problems = []
+    for name, mod, hw in seen:
+        rf = _conv_like(mod)
+        assert rf is not None
+        for axis, n in enumerate(hw):
+            k, s, p = rf.size[axis], rf.stride[axis], rf.padding[axis]
+            if s > 1 and (n + 2 * p - k) % s:
+                problems.append(
+                    f"layer '{name}' ({type(mod).__name__}, stride {s}) samples an asymmetric grid on {n} pixels: "
+                    f"({n} + 2*{p} - {k}) % {s} = {(n + 2 * p - k) % s} != 0, so rotations and flips cannot be "
+                    "exact; choose an input size that makes it 0"
+                )
+                break
+    return problems
+
+
+def _default_size(rf: ReceptiveField) -> int:
+    if rf.is_global:
+        return 33
+    S, size = max(rf.stride), max(rf.size)
+    n = max(33, size + 4 * S)
+    return n + (1 - n) % S  # n = 1 (mod S): symmetric sampling for 'same'-padded odd kernels
+
+
+def _baseline_pair(model: nn.Module, decl: Declaration, baseline: Baseline) -> tuple[nn.Module, Declaration] | None:
+    if baseline is None:
+        return None
+    if isinstance(baseline, str):
+        if baseline != "auto":
+            raise ValueError(
+                f"`baseline` must be 'auto', None, an nn.Module or a callable group -> model; got {baseline!r}"
+            )
+        try:
+            return plain_baseline(model), decl
+        except ValueError:
+            return None
+    if isinstance(baseline, nn.Module):
+        b = baseline
+    elif callable(baseline):
+        b = baseline(Trivial())
+        if not isinstance(b, nn.Module):
+            raise TypeError(f"`baseline` called with Trivial() must return an nn.Module, got {type(b).__name__}")
+    else:
+        raise TypeError(f"`baseline` must be 'auto', None, an nn.Module or a callable, got {type(baseline).__name__}")
+    device, dtype = model_device_dtype(model)
+    b = b.to(device=device, dtype=dtype)
+    if isinstance(getattr(b, "in_type", None), FieldType):
+        return b, declare(b, output="invariant" if decl.out == "invariant" else None)
+    return b, decl
+
+
+def _for_group(t: Transform, group: PointGroup) -> Transform:
+    if isinstance(t, GroupElement) and t.group != group:
+        t = Rotation(t.rotation * 360 / t.group.N, t.reflection)
+    return as_transform(t, group) if isinstance(t, Rotation) else t
+
+
+def equivariance_report(
+    model: nn.Module,
+    x: torch.Tensor | None = None,
+    *,
+    group: PointGroup | None = None,
+    in_type: FieldType | int | None = None,
+    out_type: FieldType | None = None,
+    output: OutputKind | None = None,
+    transforms: Iterable[Any] | None = None,
+    angles: Sequence[float] = (),
+    shifts: Iterable[tuple[int, int]] | None = None,
+    size: int | None = None,
+    baseline: Baseline = "auto",
+    ratio: float = BASELINE_RATIO,
+    rtol: float | None = None,
+    shift_mode: ShiftMode = "auto",
+    seed: int = 0,
+    dtype: torch.dtype | None = None,
+    device: torch.device | str | None = None,
+) -> EquivarianceReport:
+    """Try every transform on ``model`` and collect the errors in a :class:`EquivarianceReport`.
+
+    Args:
+        model: any ``nn.Module`` mapping ``(B, C, H, W)`` tensors to tensors.
+        x: an example input; its size decides what can be exact (e.g. stride 2
+            needs odd sizes for exact rotations).  Default: band-limited noise
+            ``(1, in_type.size, n, n)`` made on the CPU from ``seed``, with
+            ``n = 33`` or more for a large receptive field, ``n = 1 (mod stride)``
+            (or ``size``), in ``dtype`` on ``device`` (default: the model's).
+        group, in_type, out_type, output: the law to check (see :func:`equivariance_error`).
+        transforms: what to try; default: every element of the group but the
+            identity, plus shifts (``shifts``, default ``(s, 0), (0, s), (-s, 2s)``
+            for total stride ``s``) and ``angles`` (degrees).
+        baseline: ``"auto"`` (:func:`plain_baseline`), a module, a callable
+            ``group -> model`` (called with ``Trivial()``) or ``None``.
+        ratio: an approximate transform passes when its error is at most
+            ``ratio`` times the baseline's.
+        rtol: tolerance of exact transforms; default ``TOLERANCES[dtype]``.
+
+    Exact transforms (multiples of 90 degrees in G, reflections in Dihedral,
+    shifts) pass below ``rtol``; off-grid elements of G are judged against the
+    baseline; angles outside G are reported with the baseline but not judged.
+    """
+    decl = declare(
+        model, group=group, in_type=in_type, out_type=out_type, output=output,
+        channels=None if x is None else x.shape[-3],
+    )  # fmt: skip
+    rf_shape = (1, decl.in_type.size, 64, 64) if x is None else tuple(x.shape)
+    rf = receptive_field(model, rf_shape)
+    if x is None:
+        n = size if size is not None else _default_size(rf)
+        m_device, m_dtype = model_device_dtype(model)
+        x = band_limited_noise(
+            (1, decl.in_type.size, n, n), seed=seed, dtype=dtype or m_dtype, device=device or m_device
+        )
+    elif size is not None or dtype is not None or device is not None:
+        raise ValueError("`size`, `dtype` and `device` describe the generated input; give them or `x`, not both")
+    x = prepare_input(model, x)
+    if x.shape != torch.Size(rf_shape) and rf.method != "analytic":
+        rf = receptive_field(model, tuple(x.shape))
+    tol = tolerance(x.dtype) if rtol is None else float(rtol)
+    mode = resolve_shift_mode(model, shift_mode)
+    S = rf.stride
+    if transforms is None:
+        todo: list[Transform] = [g for g in decl.group.elements if g != decl.group.identity]
+        shifts = [(S[0], 0), (0, S[1]), (-S[0], 2 * S[1])] if shifts is None else shifts
+        todo += [Shift(*s) for s in shifts]
+        todo += [as_transform(float(a), decl.group) for a in angles]
+    else:
+        todo = [as_transform(t, decl.group) for t in transforms]
+    todo = list(dict.fromkeys(todo))  # an angle that is also an element is tried once
+    base = _baseline_pair(model, decl, baseline)
+    report = EquivarianceReport(
+        model=type(model).__name__, input_shape=tuple(x.shape), dtype=x.dtype, device=x.device,
+        law=decl.describe(), shift_mode="circular" if mode == "circular" else "crop to the valid region",
+        receptive_field=rf, ratio=ratio,
+    )  # fmt: skip
+    rf_base: ReceptiveField | None = None
+    for t in todo:
+        exact = is_exact(t)
+        in_group = not isinstance(t, Rotation)
+        row = ReportRow(transform_name(t), "exact" if exact else ("approx" if in_group else "extra"))
+        report.rows.append(row)
+        try:
+            with _Eval(model), no_tf32() if exact else nullcontext():
+                row.rel_l2, row.max_abs, _ = errors(*compare(model, x, t, decl, mode, rf))
+        except NotComparable as e:
+            row.status, row.note = "skip", str(e)
+            continue
+        if exact:
+            row.limit = tol
+            row.status = "pass" if row.rel_l2 <= tol else "FAIL"
+            continue
+        if base is not None:
+            b_model, b_decl = base
+            try:
+                if rf_base is None:
+                    rf_base = receptive_field(b_model, tuple(x.shape))
+                with _Eval(b_model):
+                    b_out = compare(b_model, x, _for_group(t, b_decl.group), b_decl, mode, rf_base)
+                row.baseline = errors(*b_out)[0]
+            except NotComparable as e:
+                row.note = f"baseline: {e}"
+        if in_group and row.baseline is not None:
+            row.limit = ratio * row.baseline
+            row.status = "pass" if row.rel_l2 <= row.limit else "FAIL"
+        else:
+            row.status = "info"
+    if any(r.status == "FAIL" and r.kind == "exact" and not r.transform.startswith("shift") for r in report.rows):
+        report.notes += grid_symmetry_problems(model, x)
+    return report
+
+
+def assert_equivariant(model: nn.Module, x: torch.Tensor | None = None, **kwargs: Any) -> EquivarianceReport:
+    """Raise ``AssertionError`` with the report's table unless every judged transform passes.
+
+    Takes the arguments of :func:`equivariance_report` and returns the report.
+
+    Example:
+        >>> import eqcnn
+        >>> from eqcnn import nn as enn
+        >>> from eqcnn.testing import assert_equivariant
+        >>> G = eqcnn.Dihedral(4)
+        >>> report = assert_equivariant(enn.Conv2d(G.trivial(1), G.regular(1), 3, padding=1), size=9)
+        >>> report.passed
+        True
+    """
+    report = equivariance_report(model, x, **kwargs)
+    if not report.passed:
+        raise AssertionError("model is not equivariant as declared\n" + str(report))
+    return report

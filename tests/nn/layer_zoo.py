@@ -1,0 +1,91 @@
+"""One line per eqcnn.nn layer: a factory that builds it for a given group.
+
+Format (for generic property tests, e.g. the eqcnn.testing harness):
+
+    LAYER_ZOO: list[tuple[str, Callable[[PointGroup], EquivariantModule]]]
+
+Each factory takes a group (``Trivial()``, ``Cyclic(N)``, ``Dihedral(N)``) and
+returns a freshly built layer (its weights are drawn from the global torch
+generator, so seed it first for reproducible layers).  Feed it a tensor of shape ``(B, layer.in_type.size, H, H)``
+and compare ``layer(in_type.transform(x, g))`` with
+``layer.out_type.transform(layer(x), g)``.
+
+Geometry: layers whose name is in ``ODD_SIZES_ONLY`` subsample with stride 2 and
+are exact only for odd ``H`` (``(H + 2p - k') % 2 == 0``); every other layer is
+exact at every size.  ``FieldDropout`` is random in training mode: seed the
+generator before each of the two calls (or call ``.eval()``).
+Every layer is exact (float32 relative error < 1e-5) for the elements that map
+the pixel grid onto itself (``g.is_grid_symmetry``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from eqcnn import FieldType, PointGroup
+from eqcnn import nn as enn
+
+__all__ = ["LAYER_ZOO", "ODD_SIZES_ONLY", "RANDOM_IN_TRAINING", "mixed", "vector"]
+
+
+def mixed(G: PointGroup) -> FieldType:
+    """Two scalar fields and two regular fields."""
+    return G.trivial(2) + G.regular(2)
+
+
+def vector(G: PointGroup) -> FieldType:
+    """Fields of a non-permutation irrep (the frequency-1 irrep; scalars for ``Trivial()``) plus one scalar."""
+    if G.order == 1:
+        return G.trivial(3)
+    if G.has_reflections:
+        return G.irreps_field(1, 1, multiplicity=2) + G.irreps_field(1, 0) + G.trivial(1)
+    return G.irreps_field(1, multiplicity=2) + G.trivial(1)
+
+
+LAYER_ZOO: list[tuple[str, Callable[[PointGroup], enn.EquivariantModule]]] = [
+    ("Conv2d", lambda G: enn.Conv2d(mixed(G), G.regular(2), 3, padding=1)),
+    ("ConvTranspose2d", lambda G: enn.ConvTranspose2d(mixed(G), G.regular(2), 3, padding=1)),
+    ("ConvTranspose2d-stride2", lambda G: enn.ConvTranspose2d(mixed(G), vector(G), 3, stride=2, padding=1)),
+    ("ReLU", lambda G: enn.ReLU(mixed(G))),
+    ("ELU", lambda G: enn.ELU(mixed(G))),
+    ("GELU", lambda G: enn.GELU(mixed(G))),
+    ("LeakyReLU", lambda G: enn.LeakyReLU(mixed(G), 0.2)),
+    ("SiLU", lambda G: enn.SiLU(mixed(G))),
+    ("Sigmoid", lambda G: enn.Sigmoid(mixed(G))),
+    ("Tanh", lambda G: enn.Tanh(mixed(G))),
+    ("NormNonlinearity", lambda G: enn.NormNonlinearity(vector(G) + mixed(G))),
+    ("NormNonlinearity-squash", lambda G: enn.NormNonlinearity(vector(G), "squash")),
+    ("GatedNonlinearity", lambda G: enn.GatedNonlinearity(enn.GatedNonlinearity.input_type(vector(G) + mixed(G)))),
+    ("BatchNorm2d", lambda G: enn.BatchNorm2d(mixed(G) + vector(G))),
+    ("BatchNorm2d-eval", lambda G: enn.BatchNorm2d(mixed(G) + vector(G)).eval()),
+    ("GroupNorm", lambda G: enn.GroupNorm(2, mixed(G))),
+    ("GroupNorm-irreps", lambda G: enn.GroupNorm(1, vector(G))),
+    ("MaxPool2d", lambda G: enn.MaxPool2d(mixed(G), 3, stride=2, padding=1)),
+    ("AvgPool2d", lambda G: enn.AvgPool2d(vector(G), 3, stride=2, padding=1)),
+    ("AdaptiveAvgPool2d", lambda G: enn.AdaptiveAvgPool2d(vector(G), 3)),
+    ("AdaptiveMaxPool2d", lambda G: enn.AdaptiveMaxPool2d(mixed(G), 4)),
+    ("BlurPool2d", lambda G: enn.BlurPool2d(vector(G) + mixed(G), stride=2)),
+    ("GroupPool", lambda G: enn.GroupPool(mixed(G))),
+    ("GroupPool-mean", lambda G: enn.GroupPool(mixed(G), "mean")),
+    ("FieldDropout", lambda G: enn.FieldDropout(mixed(G) + vector(G), p=0.5)),
+    ("Upsample", lambda G: enn.Upsample(vector(G), scale_factor=2)),
+    ("Upsample-bilinear", lambda G: enn.Upsample(mixed(G), size=13, mode="bilinear")),
+    ("Identity", lambda G: enn.Identity(mixed(G))),
+    (
+        "Sequential",
+        lambda G: enn.Sequential(
+            enn.Conv2d(G.trivial(1), G.regular(2), 3, padding=1, bias=False),
+            enn.BatchNorm2d(G.regular(2)),
+            enn.ReLU(G.regular(2)),
+        ),
+    ),
+    (
+        "ResidualBlock",
+        lambda G: enn.ResidualBlock(
+            enn.Conv2d(mixed(G), mixed(G), 3, padding=1), enn.Conv2d(mixed(G), mixed(G), 1), enn.ELU(mixed(G))
+        ),
+    ),
+]
+
+ODD_SIZES_ONLY = {"MaxPool2d", "AvgPool2d", "BlurPool2d"}
+RANDOM_IN_TRAINING = {"FieldDropout"}

@@ -1,0 +1,79 @@
+"""exact_input_sizes(): its answers are confirmed by measuring 90-degree rotations through real models."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from equivariance_check import relative_error
+
+import eqcnn
+from eqcnn import nn as enn
+
+G = eqcnn.Cyclic(4)
+
+
+def _strided_net(stride_layer: str) -> enn.Sequential:
+    t = G.regular(2)
+    first = enn.Conv2d(G.trivial(1), t, 3, padding=1)
+    if stride_layer == "conv":
+        down = enn.Conv2d(t, t, 5, stride=2, padding=1)
+    elif stride_layer == "maxpool":
+        down = enn.MaxPool2d(t, 2)
+    elif stride_layer == "dilated":
+        down = enn.Conv2d(t, t, 3, stride=3, padding=0, dilation=2)
+    else:
+        down = enn.BlurPool2d(t, stride=2)
+    return enn.Sequential(first, enn.ReLU(t), down, enn.ReLU(t), enn.BlurPool2d(t, stride=2)).eval()
+
+
+def _measured_exact(net: enn.Sequential, size: int) -> bool:
+    torch.manual_seed(size)
+    x = torch.randn(1, 1, size, size)
+    g = G.elements[1]
+    y = net(x)
+    err = relative_error(net(G.trivial(1).transform(x, g)), net.out_type.transform(y, g))
+    return err < 1e-5
+
+
+@pytest.mark.parametrize("stride_layer", ["conv", "maxpool", "dilated", "blur"])
+def test_report_agrees_with_measured_rotation_error(stride_layer):
+    net = _strided_net(stride_layer)
+    for size in range(13, 19):
+        report = enn.exact_input_sizes(net, size, search=8)
+        assert report.is_exact == _measured_exact(net, size), (stride_layer, size, str(report))
+        below, above = report.nearest
+        assert below is not None and above is not None and below[0] <= size <= above[0]
+        if not report.is_exact:
+            assert _measured_exact(net, below[0]) and _measured_exact(net, above[0])
+
+
+def test_rule_and_report_contents():
+    net = _strided_net("blur")  # two blur pools: exact iff H % 4 == 1
+    report = enn.exact_input_sizes(net, 28)
+    assert not report.is_exact
+    assert report.nearest == ((25, 25), (29, 29))
+    assert [s.name for s in report.breaking_steps] == ["2", "4"]  # 28 -> 14: both blur pools break
+    assert [s.input_size for s in report.steps] == [(28, 28), (14, 14)]
+    assert "NOT exact" in str(report) and "nearest exact sizes: below (25, 25), above (29, 29)" in str(report)
+    assert enn.exact_input_sizes(net, 29).is_exact
+
+
+def test_follows_residual_branches_and_plain_modules():
+    t = G.regular(1)
+    body = enn.Sequential(enn.Conv2d(t, t, 3, stride=2, padding=1))
+    shortcut = enn.Sequential(enn.Conv2d(t, t, 1, stride=2))
+    net = torch.nn.Sequential(enn.ResidualBlock(body, shortcut), torch.nn.AvgPool2d(3, 2))
+    report = enn.exact_input_sizes(net, 15, in_channels=4)
+    assert [s.name for s in report.steps] == ["0.body.0", "0.shortcut.0", "1"]
+    # 15 -> 8 through both branches; the plain avg pool then sees (8 - 3) % 2 == 1
+    assert [s.name for s in report.breaking_steps] == ["1"]
+    assert report.nearest == ((13, 13), (17, 17))
+    assert enn.exact_input_sizes(net, 13, in_channels=4).is_exact
+
+
+def test_errors():
+    net = _strided_net("blur")
+    with pytest.raises(ValueError, match="`in_channels` is needed"):
+        enn.exact_input_sizes(torch.nn.Conv2d(1, 1, 3), 9)
+    with pytest.raises(ValueError, match=r"`size` \(2, 2\) is too small"):
+        enn.exact_input_sizes(net, 2)

@@ -1,0 +1,162 @@
+"""eqcnn models work with the tools that take an nn.Module: torch.compile, autocast, channels_last,
+pickle, deepcopy and state_dict (across train/eval, across processes, and refused across groups)."""
+
+from __future__ import annotations
+
+import copy
+import io
+import pickle
+import subprocess
+import sys
+import textwrap
+
+import pytest
+import torch
+from equivariance_check import relative_error
+
+import eqcnn
+from eqcnn import nn as enn
+from eqcnn.models import SFCNN
+
+
+def small_net(G: eqcnn.PointGroup | None = None) -> enn.Sequential:
+    G = G or eqcnn.Cyclic(4)
+    t = G.regular(2)
+    return enn.Sequential(
+        enn.Conv2d(G.trivial(1), t, 3, padding=1, bias=False),
+        enn.BatchNorm2d(t),
+        enn.ELU(t),
+        enn.BlurPool2d(t),
+        enn.Conv2d(t, t, 3, padding=1),
+        enn.NormNonlinearity(t),
+        enn.GroupPool(t),
+        enn.AdaptiveAvgPool2d(G.trivial(2), 1),
+        torch.nn.Flatten(),
+        torch.nn.Linear(2, 3),
+    )
+
+
+@pytest.mark.parametrize("mode", ["train", "eval"])
+def test_compile_fullgraph(mode):
+    torch.manual_seed(0)
+    net = getattr(small_net(), mode)()
+    x = torch.randn(2, 1, 9, 9)
+    ref = copy.deepcopy(net)(x)
+    torch._dynamo.reset()
+    compiled = torch.compile(net, backend="aot_eager", fullgraph=True)
+    assert relative_error(compiled(x), ref) < 1e-5
+
+
+def test_compile_fullgraph_in_inference_mode():
+    net = small_net().eval()
+    x = torch.randn(2, 1, 9, 9)
+    torch._dynamo.reset()
+    with torch.no_grad():
+        net(x)  # fills the eval cache of the filters
+        torch.compile(net, backend="eager", fullgraph=True)(x)
+
+
+@pytest.mark.slow
+def test_compile_with_inductor_matches_eager():
+    torch.manual_seed(0)
+    model = SFCNN(eqcnn.Cyclic(4), width=0.2, dropout=0.0).eval()
+    x = torch.randn(2, 1, 17, 17)
+    ref = model(x)
+    torch._dynamo.reset()
+    compiled = torch.compile(model, fullgraph=True)
+    assert relative_error(compiled(x), ref) < 1e-5
+    model.train()
+    compiled(x).sum().backward()
+    assert all(p.grad is not None for p in model.parameters() if p.requires_grad)
+
+
+def test_autocast_bfloat16_on_cpu_stays_close_and_invariant():
+    torch.manual_seed(0)
+    net = small_net().eval()
+    x = torch.randn(2, 1, 9, 9)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        y = net(x)
+        y_rot = net(torch.rot90(x, 1, (2, 3)))
+    ref = net(x)
+    assert relative_error(y.float(), ref) < 5e-2
+    # bf16 rounding differs between the two inputs, so invariance holds to bf16 precision only
+    assert relative_error(y_rot.float(), y.float()) < 5e-2
+
+
+def test_channels_last_input_and_model():
+    torch.manual_seed(0)
+    net = small_net().eval()
+    x = torch.randn(2, 1, 9, 9)
+    ref = net(x)
+    net_cl = copy.deepcopy(net).to(memory_format=torch.channels_last)
+    assert relative_error(net_cl(x.to(memory_format=torch.channels_last)), ref) < 1e-5
+
+
+def test_pickle_and_deepcopy_keep_the_function():
+    torch.manual_seed(0)
+    net = small_net().eval()
+    x = torch.randn(2, 1, 9, 9)
+    ref = net(x)
+    for clone in (pickle.loads(pickle.dumps(net)), copy.deepcopy(net)):
+        assert relative_error(clone(x), ref) == 0.0
+        assert repr(clone) == repr(net)
+
+
+def test_state_dict_keys_are_the_same_in_train_and_eval_and_round_trip():
+    torch.manual_seed(0)
+    net = small_net()
+    net(torch.randn(4, 1, 9, 9))  # update running statistics
+    keys_train = list(net.state_dict().keys())
+    net.eval()
+    x = torch.randn(2, 1, 9, 9)
+    ref = net(x)  # fills the eval caches
+    assert list(net.state_dict().keys()) == keys_train
+    buf = io.BytesIO()
+    torch.save(net.state_dict(), buf)
+    other = small_net().eval()
+    buf.seek(0)
+    other.load_state_dict(torch.load(buf, weights_only=False))
+    assert relative_error(other(x), ref) == 0.0
+
+
+def test_state_dict_loads_in_another_process(tmp_path):
+    torch.manual_seed(0)
+    net = SFCNN(eqcnn.Dihedral(4), width=0.2, kernel_sizes=(3,) * 6)
+    net(torch.randn(4, 1, 17, 17))
+    net.eval()
+    x = torch.randn(2, 1, 17, 17)
+    torch.save({"state": net.state_dict(), "x": x, "y": net(x).detach()}, tmp_path / "ckpt.pt")
+    script = textwrap.dedent(
+        f"""
+        import torch, eqcnn
+        from eqcnn.models import SFCNN
+        saved = torch.load({str(tmp_path / "ckpt.pt")!r}, weights_only=False)
+        net = SFCNN(eqcnn.Dihedral(4), width=0.2, kernel_sizes=(3,) * 6).eval()
+        net.load_state_dict(saved["state"])
+        err = (net(saved["x"]) - saved["y"]).abs().max().item()
+        print(err)
+        """
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert float(out.stdout.strip().splitlines()[-1]) == 0.0
+
+
+@pytest.mark.parametrize(
+    ("other", "message"),
+    [
+        (
+            lambda: small_net(eqcnn.Dihedral(2)),
+            r"saved from a Sequential with in_type=Cyclic\(4\).trivial\(1\) into one with in_type=Dihedral\(2\)",
+        ),
+        (lambda: enn.BatchNorm2d(eqcnn.Cyclic(4).regular(2)), r"BatchNorm2d with in_type="),
+    ],
+)
+def test_loading_weights_of_another_group_or_type_fails_clearly(other, message):
+    if "BatchNorm" in message:
+        source = enn.BatchNorm2d(eqcnn.Cyclic(2).regular(4))  # same channel count, other group
+    else:
+        source = small_net(eqcnn.Cyclic(4))
+    target = other()
+    with pytest.raises(ValueError, match=message):
+        target.load_state_dict(source.state_dict())

@@ -1,0 +1,76 @@
+"""`eqcnn check MODULE:CALLABLE`."""
+
+import textwrap
+
+import pytest
+
+from eqcnn.cli import main
+from eqcnn.cli._check import parse_group
+
+MODELS = textwrap.dedent(
+    """
+    from torch import nn
+    from eqcnn import nn as enn
+
+    def plain():
+        return nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.Conv2d(4, 2, 3, padding=1))
+
+    def equivariant(G):
+        return nn.Sequential(enn.Conv2d(G.trivial(1), G.regular(1), 3, padding=1), nn.ReLU(),
+                             enn.Conv2d(G.regular(1), G.trivial(2), 3, padding=1))
+
+    def invariant():
+        return nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten())
+
+    def not_a_model():
+        return 3
+    """
+)
+
+
+@pytest.fixture
+def models(tmp_path, monkeypatch):
+    (tmp_path / "cli_models.py").write_text(MODELS)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    return tmp_path
+
+
+def test_plain_model_fails_with_layerwise_table(models, capsys):
+    rc = main(["check", "cli_models:plain", "--size", "9", "--layerwise"])
+    out = capsys.readouterr().out
+    assert rc == 1 and "rot 90 deg" in out and "FAILED" in out and "error after each layer" in out
+
+
+def test_factory_with_group_passes(models, capsys):
+    rc = main(["check", f"{models / 'cli_models.py'}:equivariant", "--factory", "--group", "D4", "--size", "11"])
+    out = capsys.readouterr().out
+    assert rc == 0 and "Dihedral(4).trivial(1) -> Dihedral(4).trivial(2)" in out and "PASSED" in out
+
+
+def test_invariant_output_and_angles(models, capsys):
+    rc = main(["check", "cli_models:invariant", "--output", "invariant", "--angles", "30,45", "--group", "C8",
+               "--channels", "1", "--size", "9", "--dtype", "float64"])  # fmt: skip
+    out = capsys.readouterr().out
+    assert rc == 0 and "rot 45 deg" in out and "float64" in out
+
+
+@pytest.mark.parametrize(
+    ("target", "message"),
+    [
+        ("cli_models:missing", "has no attribute 'missing'"),
+        ("cli_models:not_a_model", "must return an nn.Module"),
+        ("nocolon", "must be MODULE:CALLABLE"),
+    ],
+)
+def test_errors(models, capsys, target, message):
+    assert main(["check", target]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_parse_group():
+    import eqcnn
+
+    assert parse_group("C8") == eqcnn.Cyclic(8) and parse_group("dihedral:2") == eqcnn.Dihedral(2)
+    assert parse_group("trivial") == eqcnn.Trivial()
+    with pytest.raises(ValueError, match="`--group` must look like"):
+        parse_group("SO2")

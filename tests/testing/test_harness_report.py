@@ -1,0 +1,205 @@
+"""equivariance_error / equivariance_report / assert_equivariant: pass on correct models, FAIL on broken ones."""
+
+import pytest
+import torch
+from torch import nn
+
+import eqcnn
+from eqcnn import nn as enn
+from eqcnn.testing import (
+    BASELINE_RATIO,
+    TOLERANCES,
+    assert_equivariant,
+    band_limited_noise,
+    equivariance_error,
+    equivariance_report,
+    grid_symmetry_problems,
+    natural_image,
+    no_tf32,
+    plain_baseline,
+    tolerance,
+)
+
+C4, C8, D4 = eqcnn.Cyclic(4), eqcnn.Cyclic(8), eqcnn.Dihedral(4)
+
+
+class RollFibres(nn.Module):
+    """A group conv whose output channels are rolled by one within each regular field."""
+
+    def __init__(self, conv, reverse=False):
+        super().__init__()
+        self.conv, self.reverse = conv, reverse
+        self.in_type, self.out_type = conv.in_type, conv.out_type
+
+    def forward(self, x):
+        y = self.conv(x)
+        n = self.out_type.group.order
+        y = y.view(y.shape[0], -1, n, *y.shape[-2:])
+        y = y.flip(2) if self.reverse else y.roll(1, dims=2)
+        return y.reshape(y.shape[0], -1, *y.shape[-2:])
+
+
+def test_tolerance_table():
+    assert set(TOLERANCES) == {torch.float64, torch.float32, torch.float16, torch.bfloat16}
+    assert TOLERANCES[torch.float32] == 1e-5 and TOLERANCES[torch.float64] <= 1e-10
+    assert tolerance(torch.float16) == TOLERANCES[torch.float16]
+    with pytest.raises(ValueError, match="`dtype` must be one of"):
+        tolerance(torch.int32)
+
+
+def test_no_tf32_restores_flags():
+    before = (
+        torch.backends.cudnn.allow_tf32,
+        torch.backends.cuda.matmul.allow_tf32,
+        torch.get_float32_matmul_precision(),
+    )
+    torch.backends.cudnn.allow_tf32 = True
+    with no_tf32():
+        assert not torch.backends.cudnn.allow_tf32 and not torch.backends.cuda.matmul.allow_tf32
+        assert torch.get_float32_matmul_precision() == "highest"
+    assert torch.backends.cudnn.allow_tf32
+    torch.backends.cudnn.allow_tf32 = before[0]
+
+
+@pytest.mark.parametrize("size", [9, 10])
+def test_correct_group_conv_passes(size):
+    conv = enn.Conv2d(D4.trivial(2), D4.regular(2), 3, padding=1)
+    report = assert_equivariant(conv, size=size)
+    assert report.passed and len(report.rows) == D4.order - 1 + 3
+    assert all(r.rel_l2 < 1e-5 for r in report.rows)
+
+
+def test_plain_conv_declared_c4_fails_with_a_table():
+    with pytest.raises(AssertionError) as info:
+        assert_equivariant(nn.Conv2d(1, 4, 3, padding=1), in_type=C4.trivial(1), out_type=C4.regular(1), size=9)
+    text = str(info.value)
+    assert "rot 90 deg" in text and "rot 270 deg" in text and "FAIL" in text and "shift (1, 0)" in text
+    assert "FAILED: 6 transforms, 3 failed" in text
+
+
+def test_fibre_permutation_off_by_one():
+    torch.manual_seed(1)
+    # reversing the fibre is not an intertwiner: broken
+    with pytest.raises(AssertionError, match="rot 90 deg"):
+        assert_equivariant(RollFibres(enn.Conv2d(C4.trivial(1), C4.regular(2), 3, padding=1), reverse=True), size=9)
+    # in a non-abelian group a roll by one is broken too
+    with pytest.raises(AssertionError, match="flip"):
+        assert_equivariant(RollFibres(enn.Conv2d(D4.trivial(1), D4.regular(2), 3, padding=1)), size=9)
+    # but in Cyclic(N) rolling a regular field by one *is* rho(r), which commutes with the action: correct
+    assert_equivariant(RollFibres(enn.Conv2d(C4.trivial(1), C4.regular(2), 3, padding=1)), size=9)
+
+
+def test_stride_breaks_exactness_on_even_input_only():
+    net = nn.Sequential(
+        enn.Conv2d(C4.trivial(1), C4.regular(1), 3, padding=1), nn.ReLU(),
+        enn.Conv2d(C4.regular(1), C4.regular(1), 3, stride=2, padding=1),
+    )  # fmt: skip
+    assert_equivariant(net, size=17)
+    with pytest.raises(AssertionError) as info:
+        assert_equivariant(net, size=16)
+    text = str(info.value)
+    assert "layer '2'" in text and "(16 + 2*1 - 3) % 2 = 1" in text
+    # shifts by the stride still pass on the even input
+    report = equivariance_report(net, size=16)
+    assert all(r.status == "pass" for r in report.rows if r.transform.startswith("shift"))
+    assert grid_symmetry_problems(net, band_limited_noise((1, 1, 17, 17))) == []
+
+
+def test_shift_must_be_a_multiple_of_the_stride():
+    conv = enn.Conv2d(C4.trivial(1), C4.regular(1), 3, stride=2, padding=1)
+    x = band_limited_noise((1, 1, 13, 13))
+    assert equivariance_error(conv, x, (2, -4)).rel_l2 < 1e-6
+    report = equivariance_report(conv, x, transforms=[(1, 0), (4, 2)])
+    assert [r.status for r in report.rows] == ["skip", "pass"] and "multiple of the model's stride" in report.rows[
+        0
+    ].note
+
+
+def test_circular_padding_shifts_compare_everywhere():
+    conv = enn.Conv2d(C4.trivial(1), C4.regular(1), 3, padding=1, padding_mode="circular")
+    x = band_limited_noise((1, 1, 10, 10))
+    r = equivariance_error(conv, x, (3, -7))
+    assert r.rel_l2 < 1e-6 and r.compared == 4 * 100
+    # the same shift on a zero-padded conv is only exact in the valid region
+    z = enn.Conv2d(C4.trivial(1), C4.regular(1), 3, padding=1)
+    x20 = band_limited_noise((1, 1, 20, 20))
+    assert equivariance_error(z, x20, (3, -7)).rel_l2 < 1e-6
+    assert equivariance_error(z, x20, (3, -7), shift_mode="circular").rel_l2 > 1e-2
+
+
+def test_approximate_rotation_beats_baseline():
+    torch.manual_seed(0)
+    net = nn.Sequential(
+        enn.Conv2d(C8.trivial(1), C8.regular(2), 5, padding=2), nn.ReLU(),
+        enn.Conv2d(C8.regular(2), C8.trivial(2), 5, padding=2),
+    )  # fmt: skip
+    report = assert_equivariant(net, size=21, angles=[30])
+    rows = {r.transform: r for r in report.rows}
+    r45 = rows["rot 45 deg"]
+    assert r45.kind == "approx" and r45.status == "pass" and r45.rel_l2 <= BASELINE_RATIO * r45.baseline
+    assert rows["rot 30 deg"].kind == "extra" and rows["rot 30 deg"].status == "info"
+    # the same check fails a plain network, declared Cyclic(8): 45 degrees against a baseline of its own kind
+    plain = plain_baseline(net)
+    rep = equivariance_report(plain, size=21, in_type=C8.trivial(1), out_type=C8.trivial(2))
+    assert not rep.passed
+
+
+def test_plain_model_invariant_declaration():
+    net = nn.Sequential(
+        nn.Conv2d(3, 4, 3, padding=1, padding_mode="circular"),
+        nn.ReLU(),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.Linear(4, 5),
+    )
+    x = natural_image(16)[None]
+    # global pooling of a circular conv: invariant to circular shifts, not to rotations
+    report = equivariance_report(net, x, output="invariant")
+    rows = {r.transform: r for r in report.rows}
+    assert rows["shift (1, 0)"].status == "pass" and rows["rot 90 deg"].status == "FAIL"
+    assert "Cyclic(4).trivial(3) -> invariant" in str(report)
+    # a rotation-invariant plain model passes
+    pool = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten())
+    assert_equivariant(pool, x, output="invariant", group=D4, shift_mode="circular")
+
+
+def test_dtypes(dtype):
+    conv = enn.Conv2d(D4.regular(1), D4.regular(1), 3, padding=1).to(dtype)
+    report = assert_equivariant(conv, size=9)
+    assert report.dtype == dtype and all(r.limit == TOLERANCES[dtype] for r in report.rows)
+
+
+def test_device(device):
+    conv = enn.Conv2d(C4.trivial(1), C4.regular(1), 3, padding=1).to(device)
+    report = assert_equivariant(conv, size=9)
+    assert report.device.type == device.type
+
+
+def test_declaration_errors():
+    conv = enn.Conv2d(C4.trivial(1), C4.regular(1), 3, padding=1)
+    with pytest.raises(ValueError, match="`group` \\(=Cyclic\\(8\\)\\) differs"):
+        equivariance_report(conv, group=C8)
+    with pytest.raises(ValueError, match="`output` must be one of 'invariant', 'image'"):
+        equivariance_report(conv, output="logits")
+    with pytest.raises(ValueError, match="does not fit the output type"):
+        equivariance_report(nn.Conv2d(1, 3, 3), out_type=C4.regular(1), size=9)
+
+
+def test_auto_shift_mode_follows_padding():
+    from eqcnn.testing._metrics import resolve_shift_mode
+
+    circ = nn.Conv2d(1, 1, 3, padding=1, padding_mode="circular")
+    assert resolve_shift_mode(circ, "auto") == "circular"
+    assert resolve_shift_mode(nn.Sequential(circ, nn.MaxPool2d(2)), "auto") == "circular"  # tiling windows
+    assert resolve_shift_mode(nn.Sequential(circ, nn.AvgPool2d(3, 2, 1)), "auto") == "crop"  # zero-padded pool
+    assert resolve_shift_mode(enn.BlurPool2d(C4.regular(1), stride=2), "auto") == "crop"  # pads by reflection
+    with pytest.raises(ValueError, match="`shift_mode` must be one of"):
+        resolve_shift_mode(circ, "wrap")
+
+
+def test_upsampling_shifts_are_skipped_not_failed():
+    up = nn.Upsample(scale_factor=2)
+    report = equivariance_report(up, in_type=1, size=9)
+    shifts = [r for r in report.rows if r.transform.startswith("shift")]
+    assert shifts and all(r.status == "skip" and "upsampling" in r.note for r in shifts)
+    assert report.passed
