@@ -120,3 +120,43 @@ def test_harmonic_dimensions_match_escnn_for_k5():
 def test_kernel_errors(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+def test_bases_are_reproducible_golden_values():
+    # Weights are stored against the basis: a basis that changed between versions or machines would
+    # silently give a saved model other filters. These values are the basis as of eqcnn 0.1.
+    G = eqcnn.Cyclic(8)
+    b = kernel_basis(G.trivial_representation, G.regular_representation, 3)
+    np.testing.assert_allclose(
+        b.filters[1, 0, 0],
+        [
+            [-0.0902442158, -0.1312501229, -0.0902442158],
+            [-0.1312501229, 0.1533543187, -0.1312501229],
+            [-0.0902442158, -0.1312501229, -0.0902442158],
+        ],
+        atol=1e-9,
+    )
+    d4 = eqcnn.Dihedral(4)
+    b = kernel_basis(d4.regular_representation, d4.regular_representation, 3)
+    assert b.dim == 48
+    assert float(np.abs(b.filters).sum()) == pytest.approx(303.17319482, abs=1e-6)
+
+
+def test_orthonormalisation_is_continuous_in_rounding_noise():
+    # Repeated eigenvalues must not let rounding (another BLAS, thread count) pick another basis.
+    from eqcnn.kernels._harmonic import harmonic_factors
+    from eqcnn.kernels._solve import null_space, orthonormal_coefficients
+
+    G = eqcnn.Cyclic(8)
+    spatial, blocks = harmonic_factors(G.regular_representation, G.regular_representation, 3)
+    raw = np.concatenate([np.einsum("joia,ayx->joiyx", c, spatial[s]) for c, s in blocks]).reshape(-1, 64 * 9)
+    gram = raw @ raw.T
+    rng = np.random.default_rng(0)
+    noise = rng.standard_normal(gram.shape) * 1e-15 * np.abs(gram).max()
+    a = orthonormal_coefficients(gram) @ raw
+    b = orthonormal_coefficients(gram + (noise + noise.T) / 2) @ raw
+    assert np.abs(a - b).max() < 1e-8
+    rot = G.regular_representation(G.element(1))
+    cons = [np.kron(rot, rot) - np.eye(64)]
+    noisy = [cons[0] + rng.standard_normal((64, 64)) * 1e-15]
+    assert np.abs(null_space(cons, 64) - null_space(noisy, 64)).max() < 1e-8

@@ -70,6 +70,7 @@ LAYER_ZOO: list[tuple[str, Callable[[PointGroup], enn.EquivariantModule]]] = [
     ("FieldDropout", lambda G: enn.FieldDropout(mixed(G) + vector(G), p=0.5)),
     ("Upsample", lambda G: enn.Upsample(vector(G), scale_factor=2)),
     ("Upsample-bilinear", lambda G: enn.Upsample(mixed(G), size=13, mode="bilinear")),
+    ("Upsample-bilinear-x1.5", lambda G: enn.Upsample(mixed(G), scale_factor=1.5, mode="bilinear")),
     ("Identity", lambda G: enn.Identity(mixed(G))),
     (
         "Sequential",

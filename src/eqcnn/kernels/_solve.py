@@ -7,13 +7,41 @@ import numpy as np
 __all__ = ["canonical_signs", "null_space", "orthonormal_coefficients"]
 
 
+def _gram_schmidt(gram: np.ndarray, candidates: np.ndarray, tol: float) -> np.ndarray:
+    """Coefficient rows ``T`` with ``T G T^T = I``: Gram-Schmidt of the candidate vectors, in order.
+
+    Vectors live in the space where ``<u, v> = u^T G v``; ``candidates`` holds
+    one candidate per row.  A candidate whose residual (after projecting out
+    the earlier ones, twice for stability) has squared norm below ``tol``
+    times its own is dropped.  The result depends continuously on ``gram``
+    (no eigenvector of a repeated eigenvalue is ever chosen), so the basis is
+    the same on every machine up to rounding.
+    """
+    rows: list[np.ndarray] = []
+    for c in candidates:
+        r = c.copy()
+        own = float(r @ gram @ r)
+        if own <= 0:
+            continue
+        for _ in range(2):
+            if rows:
+                t = np.array(rows)
+                r = r - t.T @ (t @ (gram @ r))
+        norm2 = float(r @ gram @ r)
+        if norm2 > tol * own:
+            rows.append(r / np.sqrt(norm2))
+    return np.array(rows).reshape(len(rows), gram.shape[0])
+
+
 def null_space(constraints: list[np.ndarray], dim: int) -> np.ndarray:
     """Orthonormal basis (rows) of ``{v : A v = 0 for every A in constraints}``.
 
     With no constraints the answer is the identity, in order, so an
-    unconstrained space keeps its natural coordinates.  The null space is the
-    zero eigenspace of the ``dim x dim`` Gram matrix ``sum A^T A`` (one small
-    symmetric eigenproblem, however many constraints there are).
+    unconstrained space keeps its natural coordinates.  Otherwise the
+    projector onto the null space (the zero eigenspace of ``sum A^T A``,
+    unique however its eigenvectors are chosen) is applied to the standard
+    basis vectors, which are then orthonormalised in order: a canonical
+    basis, reproducible across machines.
     """
     if not constraints:
         return np.eye(dim)
@@ -23,26 +51,31 @@ def null_space(constraints: list[np.ndarray], dim: int) -> np.ndarray:
     evals, evecs = np.linalg.eigh(gram)
     # the constraints are differences of orthogonal matrices: nonzero eigenvalues are O(1)
     tol = 1e-8 * max(1.0, float(evals[-1]))
-    basis = evecs[:, evals < tol].T
-    return canonical_signs(basis)
+    v = evecs[:, evals < tol]
+    if v.shape[1] == 0:
+        return np.zeros((0, dim))
+    projector = v @ v.T
+    projector[np.abs(projector) < 1e-14] = 0.0
+    return _gram_schmidt(np.eye(dim), projector, 1e-8)
 
 
 def orthonormal_coefficients(gram: np.ndarray, rel_tol: float = 1e-6) -> np.ndarray:
     """Coefficients ``T`` (rows) such that ``T @ V`` is an orthonormal basis of the span of ``V``'s rows.
 
-    Only the Gram matrix ``V V^T`` is needed.  Directions whose singular value
-    is below ``rel_tol`` times the largest are dropped (e.g. harmonics that
-    alias to nothing on a small grid); the strongest direction comes first.
-    A second, symmetric re-orthonormalisation polishes the rounding error of
-    the first step, so the rows of ``T @ V`` are orthonormal to ~1e-14.
+    Only the Gram matrix ``G = V V^T`` is needed.  The rows of ``V`` are
+    orthonormalised in order (Gram-Schmidt in coefficient space); a row whose
+    part outside the span of the earlier ones is below ``rel_tol`` of its norm
+    is dropped (e.g. harmonics that alias to nothing on a small grid).  A
+    final symmetric re-orthonormalisation, ``(T G T^T)^-1/2 T``, polishes the
+    rounding error, so the rows of ``T @ V`` are orthonormal to ~1e-14.  Both
+    steps are continuous in ``G``: the basis is reproducible across machines.
     """
-    if gram.shape[0] == 0:
+    n = gram.shape[0]
+    if n == 0:
         return np.zeros((0, 0))
-    evals, evecs = np.linalg.eigh(gram)
-    if evals[-1] <= 0:
-        return np.zeros((0, gram.shape[0]))
-    keep = evals > (rel_tol**2) * evals[-1]
-    coeffs = (evecs[:, keep] / np.sqrt(evals[keep])).T[::-1]
+    coeffs = _gram_schmidt(gram, np.eye(n), rel_tol**2)
+    if coeffs.shape[0] == 0:
+        return coeffs
     e2, v2 = np.linalg.eigh(coeffs @ gram @ coeffs.T)
     return np.ascontiguousarray(((v2 / np.sqrt(e2)) @ v2.T) @ coeffs)
 

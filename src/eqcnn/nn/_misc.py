@@ -95,7 +95,8 @@ class Upsample(EquivariantModule):
     """``torch.nn.Upsample`` on any fields (the same resampling on every channel).
 
     The sampling positions of ``"bilinear"`` and ``"bicubic"`` are symmetric
-    about the image centre for every size, so those modes are exactly
+    about the image centre for every size (the layer resamples at the output
+    size's own positions, ``recompute_scale_factor=True``), so those modes are exactly
     equivariant for every grid symmetry; ``"nearest"`` is exact for integer
     ``scale_factor`` only (other sizes are rejected).
 
@@ -147,10 +148,16 @@ class Upsample(EquivariantModule):
         self.check_input(x)
         if x.dim() == 3:
             return self.forward(x[None])[0]
-        return F.interpolate(x, self.size, self.scale_factor, self.mode, self.align_corners)
+        # recompute_scale_factor: sample at the positions of the actual output size, which are
+        # symmetric about the centre (with the nominal factor they are not, for non-integer factors)
+        return F.interpolate(
+            x, self.size, self.scale_factor, self.mode, self.align_corners, recompute_scale_factor=self.size is None
+        )
 
     def export(self) -> nn.Module:
-        return nn.Upsample(self.size, self.scale_factor, self.mode, self.align_corners)
+        return nn.Upsample(
+            self.size, self.scale_factor, self.mode, self.align_corners, recompute_scale_factor=self.size is None
+        )
 
     def extra_repr(self) -> str:
         s = f"{self.in_type!r}"
