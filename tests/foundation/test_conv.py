@@ -328,3 +328,47 @@ def test_conv_forward_errors(x, err, message):
     conv = enn.Conv2d(C4.regular(1), C4.regular(1), 3)
     with pytest.raises(err, match=message):
         conv(x)
+
+
+def test_trivial_conv_loads_a_torch_conv_state_dict_and_back():
+    T = eqcnn.Trivial()
+    ref = torch.nn.Conv2d(3, 16, 5, padding=2)
+    conv = enn.Conv2d(T.trivial(3), T.regular(16), 5, padding=2)
+    assert conv.weight.shape == ref.weight.shape  # torch's layout
+    conv.load_state_dict(ref.state_dict())
+    x = torch.randn(2, 3, 11, 11)
+    torch.testing.assert_close(conv(x), ref(x), rtol=0, atol=0)
+    ref.load_state_dict(conv.state_dict(), strict=False)  # the other way: only the type record is extra
+
+
+def test_bases_are_not_buffers_but_follow_the_module():
+    # DDP broadcasts buffers every step; the bases are constants, so they are not buffers
+    G = eqcnn.Cyclic(8)
+    conv = enn.Conv2d(G.regular(2) + G.trivial(1), G.regular(2) + G.irreps_field(1), 5, padding=2)
+    assert list(conv.named_buffers()) == []
+    conv = conv.double()
+    assert all(b.dtype == torch.float64 for b in conv._bank.bases)
+    x = torch.randn(1, 17, 9, 9, dtype=torch.float64)
+    assert conv(x).dtype == torch.float64
+
+
+def test_eval_cache_under_inference_mode_does_not_leak_into_autograd():
+    G = eqcnn.Cyclic(4)
+    conv = enn.Conv2d(G.trivial(1), G.regular(2), 3, padding=1).eval().requires_grad_(False)
+    x = torch.randn(1, 1, 8, 8)
+    with torch.inference_mode():
+        conv(x)
+    x.requires_grad_(True)
+    conv(x).sum().backward()  # saliency through a frozen model, after an inference-mode pass
+    assert x.grad is not None
+
+
+def test_clear_cache_after_writes_through_data():
+    G = eqcnn.Cyclic(4)
+    conv = enn.Conv2d(G.trivial(1), G.regular(2), 3, padding=1).eval()
+    x = torch.randn(1, 1, 8, 8)
+    with torch.no_grad():
+        y = conv(x)
+        conv.weight.data.mul_(2)  # bypasses the version counter
+        conv.clear_cache()
+        torch.testing.assert_close(conv(x), 2 * y)  # (the bias starts at zero)

@@ -103,6 +103,14 @@ class FieldType:
                 out.append((r, 1))
         return out
 
+    def channel_runs(self) -> list[tuple[int, int, int]]:
+        """``(first channel, number of fields, channels per field)`` for each run of equal representations."""
+        out, start = [], 0
+        for rep, count in self.runs():
+            out.append((start, count, rep.size))
+            start += count * rep.size
+        return out
+
     def __repr__(self) -> str:
         if not self.representations:
             return f"FieldType({self.group!r}, [])"

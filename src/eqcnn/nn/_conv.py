@@ -2,56 +2,21 @@
 
 from __future__ import annotations
 
-import math
-from functools import lru_cache
 from typing import Any
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from .._checks import check_choice, check_int, pair
 from ..fields import FieldType
-from ..kernels import BasisKind, KernelBasis, kernel_basis
+from ..kernels import BasisKind, default_basis_kind
+from ._filter_bank import FilterBank, InvariantBias
 from ._module import EquivariantModule
 
 __all__ = ["Conv2d"]
 
 _PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
-
-
-def _group_fields(t: FieldType) -> tuple[list[tuple[Any, list[int]]], list[int]]:
-    """Fields grouped by representation (in order of first appearance), and the
-    channel permutation that takes the grouped layout back to ``t``'s layout."""
-    groups: list[tuple[Any, list[int]]] = []
-    for f, rep in enumerate(t.representations):
-        for r, idx in groups:
-            if r == rep:
-                idx.append(f)
-                break
-        else:
-            groups.append((rep, [f]))
-    grouped_channels: list[int] = []
-    for _, idx in groups:
-        for f in idx:
-            s = t.field_starts[f]
-            grouped_channels.extend(range(s, s + t.representations[f].size))
-    inverse = [0] * t.size
-    for pos, ch in enumerate(grouped_channels):
-        inverse[ch] = pos
-    return groups, inverse
-
-
-@lru_cache(maxsize=256)
-def _basis_tensor(basis: KernelBasis, dtype: torch.dtype) -> torch.Tensor:
-    """The basis as a ``(dim, d_out * d_in * k * k)`` CPU tensor, shared by every layer that uses it.
-
-    Layers register it as a non-persistent buffer; ``.to(device)`` gives each
-    layer its own copy on the device, and nothing writes to it in place.
-    """
-    flat = basis.filters.reshape(basis.dim, int(np.prod(basis.filters.shape[1:])))
-    return torch.tensor(flat, dtype=dtype)
 
 
 class Conv2d(EquivariantModule):
@@ -65,11 +30,11 @@ class Conv2d(EquivariantModule):
 
     exactly (float32 relative error below 1e-5) for the rotations by multiples
     of 90 degrees and the reflections in the group, with circular padding or
-    away from the borders otherwise, and for stride ``s`` when ``(H - k') % s
-    == 0`` where ``k'`` is the dilated kernel size plus padding (see
+    away from the borders otherwise, and for stride ``s`` when
+    ``(H + 2 padding - k') % s == 0`` where ``k' = dilation (k - 1) + 1`` (see
     docs/concepts.md); approximately for other angles.  With
-    ``eqcnn.Trivial()`` it is exactly ``torch.nn.Conv2d``: same parameter count,
-    same output for the same filter.
+    ``eqcnn.Trivial()`` it is exactly ``torch.nn.Conv2d``: same parameter
+    count, the weight in torch's ``(out, in, kh, kw)`` layout, same output.
 
     Arguments follow ``torch.nn.Conv2d`` in name and order; eqcnn's options come
     after them, keyword only.
@@ -141,39 +106,21 @@ class Conv2d(EquivariantModule):
         self.padding_mode = padding_mode
         self.in_type = in_type
         self.out_type = out_type
-        self.basis_kind = (
-            "pixel" if (basis == "auto" and group.order == 1) else ("harmonic" if basis == "auto" else basis)
-        )
-        self._identity = group.order == 1 and self.basis_kind == "pixel"
-        if not self._identity and kernel[0] != kernel[1]:
+        self.basis_kind = default_basis_kind(group) if basis == "auto" else basis
+        if not (group.order == 1 and self.basis_kind == "pixel") and kernel[0] != kernel[1]:
             raise ValueError(f"`kernel_size` must be square with basis={self.basis_kind!r}, got {kernel_size!r}")
-        factory = {"device": device, "dtype": dtype}
-
-        if self._identity:
-            n_weights = out_type.size * in_type.size * kernel[0] * kernel[1]
-            self._blocks: list[dict[str, Any]] = []
-            self._needs_perm = False
-        else:
-            n_weights = self._build_blocks(factory)
-        if n_weights == 0:
+        self._bank = FilterBank(in_type, out_type, kernel, self.basis_kind, dtype, device)
+        if self._bank.size == 0:
             raise ValueError(
                 f"no equivariant {kernel[0]}x{kernel[1]} filter maps {in_type!r} to {out_type!r}"
                 + (" (a 1x1 filter must commute with the group action; use kernel_size >= 3)" if kernel[0] == 1 else "")
             )
-        self.weight = nn.Parameter(torch.empty(n_weights, **factory))
-
-        inv = out_type.invariant_basis
-        if bias and inv.shape[1] > 0:
-            self.bias: nn.Parameter | None = nn.Parameter(torch.zeros(inv.shape[1], **factory))
-            self._bias_identity = inv.shape[0] == inv.shape[1] and np.array_equal(inv, np.eye(inv.shape[0]))
-            self.register_buffer(
-                "_bias_basis",
-                torch.as_tensor(inv, dtype=self.weight.dtype, device=self.weight.device),
-                persistent=False,
-            )
+        self.weight = nn.Parameter(torch.empty(self._bank.weight_shape(), device=device, dtype=dtype))
+        self._bias_map = InvariantBias(out_type, dtype, device)
+        if bias and self._bias_map.size > 0:
+            self.bias: nn.Parameter | None = nn.Parameter(torch.zeros(self._bias_map.size, device=device, dtype=dtype))
         else:
             self.register_parameter("bias", None)
-            self._bias_identity = False
         self._want_bias = bool(bias)
         self._cache: tuple[Any, torch.Tensor, torch.Tensor | None] | None = None
         self.reset_parameters()
@@ -196,40 +143,6 @@ class Conv2d(EquivariantModule):
             return (total[0] // 2, total[1] // 2)
         return pair("padding", padding, minimum=0)
 
-    def _build_blocks(self, factory: dict[str, Any]) -> int:
-        out_groups, out_inv = _group_fields(self.out_type)
-        in_groups, in_inv = _group_fields(self.in_type)
-        k = self.kernel_size[0]
-        self._blocks = []
-        offset = 0
-        for oi, (ro, ofields) in enumerate(out_groups):
-            for ii, (ri, ifields) in enumerate(in_groups):
-                b = kernel_basis(ri, ro, k, self.basis_kind)  # type: ignore[arg-type]
-                n = len(ofields) * len(ifields) * b.dim
-                name = f"_basis_{oi}_{ii}"
-                basis = _basis_tensor(b, factory["dtype"] or torch.get_default_dtype())
-                self.register_buffer(name, basis.to(factory["device"]), persistent=False)
-                self._blocks.append(
-                    dict(
-                        out_group=oi,
-                        in_group=ii,
-                        n_out=len(ofields),
-                        n_in=len(ifields),
-                        d_out=ro.size,
-                        d_in=ri.size,
-                        dim=b.dim,
-                        offset=offset,
-                        buffer=name,
-                    )
-                )
-                offset += n
-        self._n_out_groups, self._n_in_groups = len(out_groups), len(in_groups)
-        self._needs_perm = out_inv != sorted(out_inv) or in_inv != sorted(in_inv)
-        if self._needs_perm:
-            self.register_buffer("_out_perm", torch.tensor(out_inv, device=factory["device"]), persistent=False)
-            self.register_buffer("_in_perm", torch.tensor(in_inv, device=factory["device"]), persistent=False)
-        return offset
-
     def reset_parameters(self) -> None:
         """He initialisation, aware of the basis; the bias starts at zero.
 
@@ -240,90 +153,32 @@ class Conv2d(EquivariantModule):
         with ``e_white`` and ``e_dc`` the energies of the basis (and of its sums
         over taps) reaching one output row, the weights get variance
         ``1 / ((1/2 - 1/(2 pi)) e_white + e_dc / (2 pi))``, which is ``2 / fan_in``
-        for the pixel basis of the ordinary conv.  The second moment of the
-        pre-activations then stays roughly constant through depth.
+        for the pixel basis of the ordinary conv.  One layer then doubles the
+        second moment of ReLU'd white noise, as He's rule promises.  Through a
+        deep stack without normalisation, band-limited filters make activations
+        spatially smooth, which the rule cannot know: the moment drifts (about
+        x1.3 a layer for 5x5 C8 filters, less for 3x3; measured in
+        tests/foundation/test_conv.py), so deep models use batch norm.
         """
-        with torch.no_grad():
-            if self._identity:
-                fan_in = self.in_type.size * self.kernel_size[0] * self.kernel_size[1]
-                self.weight.normal_(0.0, math.sqrt(2.0 / max(fan_in, 1)))
-            else:
-                white: dict[int, float] = {}
-                dc: dict[int, float] = {}
-                for blk in self._blocks:
-                    basis = getattr(self, blk["buffer"]).double()
-                    if blk["dim"] == 0:
-                        continue
-                    sums = basis.view(blk["dim"], blk["d_out"], -1).sum(-1)  # response of each row to a constant
-                    g = blk["out_group"]
-                    white[g] = white.get(g, 0.0) + blk["n_in"] * blk["dim"] / blk["d_out"]
-                    dc[g] = dc.get(g, 0.0) + blk["n_in"] * sums.pow(2).sum().item() / blk["d_out"]
-                for blk in self._blocks:
-                    g = blk["out_group"]
-                    n = blk["n_out"] * blk["n_in"] * blk["dim"]
-                    if n == 0:
-                        continue
-                    denom = (0.5 - 0.5 / math.pi) * white[g] + dc[g] / (2 * math.pi)
-                    self.weight[blk["offset"] : blk["offset"] + n].normal_(0.0, math.sqrt(1.0 / denom))
-            if self.bias is not None:
+        self._bank.init_(self.weight)
+        if self.bias is not None:
+            with torch.no_grad():
                 self.bias.zero_()
         self._cache = None
 
     # -- the filter ------------------------------------------------------------------------------
     def _expand(self) -> tuple[torch.Tensor, torch.Tensor | None]:
-        w = self.weight
-        kh, kw = self.kernel_size
-        buffers: dict[str, torch.Tensor] = self._buffers  # type: ignore[assignment]  # read directly: no lookup cost
-        plan = self.__dict__.get("_single_block")
-        if plan is None:
-            # One block covering the whole weight vector (e.g. regular -> regular, trivial -> regular)
-            # is the common case: skip the slicing, the per-block loop and the concatenation.
-            single = (
-                not self._identity
-                and not self._needs_perm
-                and len(self._blocks) == 1
-                and self._blocks[0]["dim"] > 0
-                and self._blocks[0]["offset"] == 0
-            )
-            b = self._blocks[0] if single else {}
-            plan = (b["n_out"], b["n_in"], b["d_out"], b["d_in"], b["dim"], b["buffer"]) if single else ()
-            self.__dict__["_single_block"] = plan
-        if plan:
-            no, ni, do, di, dim, name = plan
-            # one GEMM (no*ni, dim) @ (dim, do*di*kh*kw); the transpose to (out, in, kh, kw) copies
-            # the filter only, and is free when no == 1 or ni == 1
-            filt = (w.view(no * ni, dim) @ buffers[name]).view(no, ni, do, di, kh, kw)
-            filt = filt.transpose(1, 2).reshape(no * do, ni * di, kh, kw)
-        elif self._identity:
-            filt = w.view(self.out_type.size, self.in_type.size, kh, kw)
-        else:
-            rows: list[list[torch.Tensor]] = [[] for _ in range(self._n_out_groups)]
-            for blk in self._blocks:
-                no, ni, do, di, dim = blk["n_out"], blk["n_in"], blk["d_out"], blk["d_in"], blk["dim"]
-                if dim == 0:
-                    part = w.new_zeros(no * do, ni * di, kh, kw)
-                else:
-                    coef = w[blk["offset"] : blk["offset"] + no * ni * dim].view(no * ni, dim)
-                    part = coef @ buffers[blk["buffer"]]
-                    part = part.view(no, ni, do, di, kh, kw).transpose(1, 2).reshape(no * do, ni * di, kh, kw)
-                rows[blk["out_group"]].append(part)
-            if len(rows) == 1 and len(rows[0]) == 1:
-                filt = rows[0][0]
-            else:
-                filt = torch.cat([torch.cat(r, dim=1) for r in rows], dim=0)
-            if self._needs_perm:
-                filt = filt.index_select(0, buffers["_out_perm"]).index_select(1, buffers["_in_perm"])
-        bias: torch.Tensor | None = self.bias
-        if bias is not None and not self._bias_identity:
-            bias = buffers["_bias_basis"] @ bias
-        return filt, bias
+        b = self.bias
+        return self._bank.expand(self.weight), None if b is None else self._bias_map.expand(b)
 
     def expand_parameters(self) -> tuple[torch.Tensor, torch.Tensor | None]:
         """The full filter ``(out_type.size, in_type.size, kh, kw)`` and bias ``(out_type.size,)``.
 
-        In eval mode the result is cached until the weights change or ``train()``
-        is called (while gradients to the weights are wanted, or under
-        ``torch.compile``, it is recomputed).
+        In eval mode the result is cached until the weights change (in-place
+        updates, ``load_state_dict``, ``.to()``) or ``train()`` is called; while
+        gradients to the weights are wanted, or under ``torch.compile``, it is
+        recomputed.  Writes through ``weight.data`` bypass PyTorch's version
+        counter: call :meth:`clear_cache` after them.
         """
         w, b = self.weight, self.bias  # nn.Module attribute lookups are slow: once each
         if self.training or (w.requires_grad and torch.is_grad_enabled()) or torch.compiler.is_compiling():
@@ -335,6 +190,7 @@ class Conv2d(EquivariantModule):
             None if b is None else (b._version, b.data_ptr()),
             w.device,
             w.dtype,
+            torch.is_inference_mode_enabled(),  # an inference tensor cannot be saved for backward outside
         )
         cache = self._cache
         if cache is None or cache[0] != key:
@@ -343,12 +199,18 @@ class Conv2d(EquivariantModule):
             cache = self._cache = (key, filt, bias)
         return cache[1], cache[2]
 
+    def clear_cache(self) -> None:
+        """Drop the eval-mode filter cache (needed only after writes through ``weight.data``)."""
+        self._cache = None
+
     def train(self, mode: bool = True) -> Conv2d:
         self._cache = None
         return super().train(mode)
 
-    def _apply(self, fn, *args, **kwargs):  # .to(), .cuda(), .half() drop the cache
+    def _apply(self, fn, *args, **kwargs):  # .to(), .cuda(), .half(): move the bases, drop the cache
         self._cache = None
+        self._bank.apply_(fn)
+        self._bias_map.apply_(fn)
         return super()._apply(fn, *args, **kwargs)
 
     # -- forward ------------------------------------------------------------------------------

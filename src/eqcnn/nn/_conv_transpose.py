@@ -5,16 +5,15 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from .._checks import check_choice, check_int, pair
 from ..fields import FieldType
-from ..kernels import BasisKind, kernel_basis
-from ._conv import _group_fields
+from ..kernels import BasisKind, default_basis_kind
 from ._fieldutil import check_field_type, check_same_group
+from ._filter_bank import FilterBank, InvariantBias
 from ._module import EquivariantModule
 
 __all__ = ["ConvTranspose2d"]
@@ -50,10 +49,6 @@ class ConvTranspose2d(EquivariantModule):
         >>> up(torch.randn(1, 16, 8, 8)).shape
         torch.Size([1, 8, 15, 15])
     """
-
-    _bias_basis: torch.Tensor
-    _row_perm: torch.Tensor
-    _col_perm: torch.Tensor
 
     def __init__(
         self,
@@ -95,88 +90,29 @@ class ConvTranspose2d(EquivariantModule):
             )
         self.padding_mode = padding_mode
         self.in_type, self.out_type = in_type, out_type
-        self.basis_kind = (
-            "pixel" if (basis == "auto" and group.order == 1) else ("harmonic" if basis == "auto" else basis)
-        )
-        self._identity = group.order == 1 and self.basis_kind == "pixel"
-        factory = {"device": device, "dtype": dtype or torch.get_default_dtype()}
-        self._blocks: list[dict[str, Any]] = []
-        if self._identity:
-            n_weights = in_type.size * out_type.size * kernel[0] * kernel[1]
-            self._needs_perm = False
-        else:
-            n_weights = self._build_blocks(factory)
-        if n_weights == 0:
+        self.basis_kind = default_basis_kind(group) if basis == "auto" else basis
+        # the weight is the filter bank of a conv from out_type to in_type: (in.size, out.size, kh, kw)
+        self._bank = FilterBank(out_type, in_type, kernel, self.basis_kind, dtype, device)
+        if self._bank.size == 0:
             raise ValueError(f"no equivariant {kernel[0]}x{kernel[1]} filter maps {in_type!r} to {out_type!r}")
-        self.weight = nn.Parameter(torch.empty(n_weights, **factory))
-        inv = out_type.invariant_basis
-        if bias and inv.size and inv.shape[1] > 0:
-            self.bias: nn.Parameter | None = nn.Parameter(torch.zeros(inv.shape[1], **factory))
-            self.register_buffer("_bias_basis", torch.as_tensor(inv, **factory), persistent=False)
+        self.weight = nn.Parameter(torch.empty(self._bank.weight_shape(), device=device, dtype=dtype))
+        self._bias_map = InvariantBias(out_type, dtype, device)
+        if bias and self._bias_map.size > 0:
+            self.bias: nn.Parameter | None = nn.Parameter(torch.zeros(self._bias_map.size, device=device, dtype=dtype))
         else:
             self.register_parameter("bias", None)
         self._want_bias = bool(bias)
         self.reset_parameters()
 
-    def _build_blocks(self, factory: dict[str, Any]) -> int:
-        # rows: channels of in_type (dim 0 of the weight); columns: channels of out_type (dim 1)
-        row_groups, row_inv = _group_fields(self.in_type)
-        col_groups, col_inv = _group_fields(self.out_type)
-        k = self.kernel_size[0]
-        offset = 0
-        for ri, (rrep, rfields) in enumerate(row_groups):
-            for ci, (crep, cfields) in enumerate(col_groups):
-                b = kernel_basis(crep, rrep, k, self.basis_kind)  # type: ignore[arg-type]
-                name = f"_basis_{ri}_{ci}"
-                self.register_buffer(
-                    name,
-                    torch.as_tensor(np.array(b.filters.reshape(b.dim, rrep.size * crep.size * k * k)), **factory),
-                    persistent=False,
-                )
-                n = len(rfields) * len(cfields) * b.dim
-                self._blocks.append(
-                    dict(
-                        row=ri,
-                        col=ci,
-                        n_row=len(rfields),
-                        n_col=len(cfields),
-                        d_row=rrep.size,
-                        d_col=crep.size,
-                        dim=b.dim,
-                        offset=offset,
-                        buffer=name,
-                    )
-                )
-                offset += n
-        self._n_rows = len(row_groups)
-        self._needs_perm = row_inv != sorted(row_inv) or col_inv != sorted(col_inv)
-        if self._needs_perm:
-            self.register_buffer("_row_perm", torch.tensor(row_inv, device=factory["device"]), persistent=False)
-            self.register_buffer("_col_perm", torch.tensor(col_inv, device=factory["device"]), persistent=False)
-        return offset
-
     def expand_parameters(self) -> tuple[torch.Tensor, torch.Tensor | None]:
         """The filter ``(in_type.size, out_type.size, kh, kw)`` and the bias ``(out_type.size,)``."""
-        w = self.weight
-        kh, kw = self.kernel_size
-        if self._identity:
-            filt = w.view(self.in_type.size, self.out_type.size, kh, kw)
-        else:
-            rows: list[list[torch.Tensor]] = [[] for _ in range(self._n_rows)]
-            for blk in self._blocks:
-                nr, nc, dr, dc, dim = blk["n_row"], blk["n_col"], blk["d_row"], blk["d_col"], blk["dim"]
-                if dim == 0:
-                    part = w.new_zeros(nr * dr, nc * dc, kh, kw)
-                else:
-                    coef = w[blk["offset"] : blk["offset"] + nr * nc * dim].view(nr * nc, dim)
-                    part = (coef @ getattr(self, blk["buffer"])).view(nr, nc, dr, dc, kh, kw)
-                    part = part.transpose(1, 2).reshape(nr * dr, nc * dc, kh, kw)
-                rows[blk["row"]].append(part)
-            filt = torch.cat([torch.cat(r, dim=1) for r in rows], dim=0)
-            if self._needs_perm:
-                filt = filt.index_select(0, self._row_perm).index_select(1, self._col_perm)
-        bias = None if self.bias is None else self._bias_basis @ self.bias
-        return filt, bias
+        b = self.bias
+        return self._bank.expand(self.weight), None if b is None else self._bias_map.expand(b)
+
+    def _apply(self, fn, *args, **kwargs):  # .to(), .cuda(), .half(): move the bases too
+        self._bank.apply_(fn)
+        self._bias_map.apply_(fn)
+        return super()._apply(fn, *args, **kwargs)
 
     def reset_parameters(self) -> None:
         """He initialisation: weights scaled so each output channel's fan-in gives variance ``2 / fan_in``."""

@@ -5,20 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-import torch
-
 from ..fields import FieldType
 
-__all__ = ["channel_fields", "check_field_type", "check_same_group", "invariant_projector", "require_permutation"]
+__all__ = ["channel_fields", "check_field_type", "check_same_group", "require_permutation"]
 
 
 def check_field_type(name: str, value: Any) -> FieldType:
     if not isinstance(value, FieldType):
         raise TypeError(f"`{name}` must be an eqcnn FieldType (e.g. G.regular(8)), got {type(value).__name__}")
-    # FieldType.size is a cached_property: compute it now, because its first computation takes a lock
-    # that torch.compile cannot trace (it would break the graph inside forward).
-    _ = value.size
     return value
 
 
@@ -43,16 +37,3 @@ def channel_fields(t: FieldType) -> list[int]:
     for f, rep in enumerate(t.representations):
         out.extend([f] * rep.size)
     return out
-
-
-def invariant_projector(t: FieldType) -> np.ndarray:
-    """Block-diagonal ``size x size`` orthogonal projector onto the invariant vectors of each field."""
-    basis = t.invariant_basis
-    if basis.size == 0:
-        return np.zeros((t.size, t.size))
-    q, _ = np.linalg.qr(basis)
-    return q @ q.T
-
-
-def as_buffer(values: Any, dtype: torch.dtype | None = None, device: Any = None) -> torch.Tensor:
-    return torch.as_tensor(np.asarray(values), dtype=dtype, device=device)

@@ -42,6 +42,12 @@ class EquivariantModule(nn.Module):
         # another group or field type fails with a message that says so.
         return {"eqcnn": self._extra_state_info()}
 
+    def _load_from_state_dict(self, state_dict: Any, prefix: str, *args: Any, **kwargs: Any) -> None:
+        # A state_dict without the type record (e.g. a torch.nn.Conv2d's, loaded into the Trivial
+        # layer of the same shape) is accepted: there is nothing to compare it with.
+        state_dict.setdefault(prefix + "_extra_state", self.get_extra_state())
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
     def set_extra_state(self, state: Any) -> None:
         if not isinstance(state, dict) or "eqcnn" not in state:
             return

@@ -228,15 +228,6 @@ class Tanh(_NamedPointwise):
 _NORM_FUNCTIONS = ("n_relu", "n_sigmoid", "n_softplus", "squash")
 
 
-def _runs(t: FieldType) -> list[tuple[int, int, int]]:
-    """``(first channel, number of fields, channels per field)`` for each run of equal representations."""
-    runs, start = [], 0
-    for rep, count in t.runs():
-        runs.append((start, count, rep.size))
-        start += count * rep.size
-    return runs
-
-
 class NormNonlinearity(EquivariantModule):
     r"""Scale every field by a function of its norm: ``v -> v * f(|v| - b) / |v|``.
 
@@ -275,7 +266,7 @@ class NormNonlinearity(EquivariantModule):
         self.in_type = self.out_type = in_type
         self.function = function
         self.eps = float(eps)
-        self._runs = _runs(in_type)
+        self._runs = in_type.channel_runs()
         self.register_buffer("_index", torch.tensor(channel_fields(in_type), dtype=torch.long), persistent=False)
         self.bias = nn.Parameter(torch.zeros(len(in_type))) if bias else None
 

@@ -321,11 +321,7 @@ class GroupPool(EquivariantModule):
         self.mode = mode
         self.in_type = in_type
         self.out_type = in_type.group.trivial(len(in_type))
-        runs, start = [], 0
-        for rep, count in in_type.runs():
-            runs.append((start, count, rep.size))
-            start += count * rep.size
-        self._runs = runs
+        self._runs = in_type.channel_runs()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self.check_input(x)
