@@ -26,10 +26,25 @@ class KernelBasis:
         kind: ``"harmonic"`` or ``"pixel"``.
         filters: array ``(dim, d_out, d_in, k, k)``, orthonormal in the
             Frobenius inner product; read-only.
+        init_mix: array ``(dim, n)``: the directions a random initial filter is
+            drawn from, in the basis' coordinates.  For the harmonic basis these
+            are the (ring, frequency) functions, each normalised on its own, so
+            a random filter weights them equally, as escnn's basis does; an
+            isotropic draw in the orthonormal basis would give the poorly
+            sampled directions of the span (high frequencies on small rings,
+            differences of overlapping rings) as much weight, and those alias
+            at off-grid angles (docs/interop.md measures the effect at 45
+            degrees).  For the pixel basis it is the identity.
     """
 
     def __init__(
-        self, rep_in: Representation, rep_out: Representation, kernel_size: int, kind: str, filters: np.ndarray
+        self,
+        rep_in: Representation,
+        rep_out: Representation,
+        kernel_size: int,
+        kind: str,
+        filters: np.ndarray,
+        init_mix: np.ndarray | None = None,
     ) -> None:
         self.rep_in = rep_in
         self.rep_out = rep_out
@@ -37,6 +52,8 @@ class KernelBasis:
         self.kind = kind
         self.filters = filters
         self.filters.setflags(write=False)
+        self.init_mix = np.eye(filters.shape[0]) if init_mix is None else np.ascontiguousarray(init_mix)
+        self.init_mix.setflags(write=False)
 
     @property
     def dim(self) -> int:
@@ -87,7 +104,8 @@ def kernel_basis(
 @lru_cache(maxsize=512)
 def _cached_basis(rep_in: Representation, rep_out: Representation, kernel_size: int, kind: str) -> KernelBasis:
     if kind == "pixel":
-        filters = pixel_filters(rep_in, rep_out, kernel_size)  # orthonormal by construction
-    else:
-        filters = harmonic_basis(rep_in, rep_out, kernel_size)
-    return KernelBasis(rep_in, rep_out, kernel_size, kind, np.ascontiguousarray(filters))
+        return KernelBasis(
+            rep_in, rep_out, kernel_size, kind, np.ascontiguousarray(pixel_filters(rep_in, rep_out, kernel_size))
+        )
+    filters, mix = harmonic_basis(rep_in, rep_out, kernel_size)
+    return KernelBasis(rep_in, rep_out, kernel_size, kind, np.ascontiguousarray(filters), mix)

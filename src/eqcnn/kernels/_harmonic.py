@@ -29,7 +29,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ..groups import GroupElement, Representation
-from ._solve import canonical_signs, null_space, orthonormal_coefficients
+from ._solve import null_space, orthonormal_coefficients
 
 __all__ = ["HarmonicFactors", "default_max_frequency", "harmonic_basis", "harmonic_factors"]
 
@@ -161,8 +161,12 @@ def harmonic_factors(rep_in: Representation, rep_out: Representation, kernel_siz
     return HarmonicFactors(np.array(spatial).reshape(-1, k, k), blocks)
 
 
-def harmonic_basis(rep_in: Representation, rep_out: Representation, kernel_size: int) -> np.ndarray:
-    """The orthonormal harmonic basis, shape ``(dim, d_out, d_in, k, k)``.
+def harmonic_basis(rep_in: Representation, rep_out: Representation, kernel_size: int) -> tuple[np.ndarray, np.ndarray]:
+    """The orthonormal harmonic basis, shape ``(dim, d_out, d_in, k, k)``, and its initialisation mix.
+
+    The mix ``(dim, n_raw)`` holds each raw (ring, frequency, solution)
+    function, normalised on its own, in the coordinates of the basis; see
+    :attr:`KernelBasis.init_mix`.
 
     The Gram matrix of the raw filters is assembled from the small Gram
     matrices of the two factors, orthonormalising coefficients come from it
@@ -172,7 +176,7 @@ def harmonic_basis(rep_in: Representation, rep_out: Representation, kernel_size:
     spatial, blocks = harmonic_factors(rep_in, rep_out, kernel_size)
     d_o, d_i, k = rep_out.size, rep_in.size, kernel_size
     if not blocks:
-        return np.zeros((0, d_o, d_i, k, k))
+        return np.zeros((0, d_o, d_i, k, k)), np.zeros((0, 0))
     flat_s = spatial.reshape(len(spatial), k * k)
     ss = flat_s @ flat_s.T
     sizes = [c.shape[0] for c, _ in blocks]
@@ -190,4 +194,10 @@ def harmonic_basis(rep_in: Representation, rep_out: Representation, kernel_size:
         part = coeffs[:, offsets[b] : offsets[b + 1]] @ c.reshape(c.shape[0], -1)  # (dim, d_o*d_i*a)
         mixed[:, :, s_idx] = part.reshape(coeffs.shape[0], d_o * d_i, len(s_idx))
     filters = mixed.reshape(-1, len(spatial)) @ flat_s
-    return canonical_signs(filters.reshape(coeffs.shape[0], -1)).reshape(-1, d_o, d_i, k, k)
+    flat = filters.reshape(coeffs.shape[0], -1)
+    signs = np.sign(flat[np.arange(flat.shape[0]), np.argmax(np.abs(flat), axis=1)])
+    signs[signs == 0] = 1.0
+    flat = flat * signs[:, None]
+    # the raw functions, each normalised, in the coordinates of the orthonormal basis: raw_j = sum_i R[i, j] f_i
+    init_mix = (signs[:, None] * coeffs) @ gram / np.sqrt(np.diag(gram))[None, :]
+    return flat.reshape(-1, d_o, d_i, k, k), init_mix

@@ -73,6 +73,7 @@ class FilterBank:
         self.identity = src.group.order == 1 and kind == "pixel"
         self.blocks: list[dict[str, Any]] = []
         self.bases: list[torch.Tensor] = []
+        self.mixes: list[torch.Tensor] = []  # KernelBasis.init_mix per block, used by init_
         self.perms: tuple[torch.Tensor, torch.Tensor] | None = None
         if self.identity:
             self.size = dst.size * src.size * kh * kw
@@ -86,6 +87,7 @@ class FilterBank:
             for ri, ifields in src_groups:
                 b = kernel_basis(ri, ro, kh, kind)  # type: ignore[arg-type]
                 self.bases.append(_basis_tensor(b, dtype).to(device))
+                self.mixes.append(torch.tensor(b.init_mix, dtype=torch.float64))
                 n = len(ofields) * len(ifields) * b.dim
                 self.blocks.append(
                     dict(out_group=oi, n_out=len(ofields), n_in=len(ifields), d_out=ro.size, d_in=ri.size,
@@ -109,7 +111,10 @@ class FilterBank:
         return self.shape if self.identity else (self.size,)
 
     def apply_(self, fn: Callable[[torch.Tensor], torch.Tensor]) -> None:
-        """Move or cast the constant tensors like ``nn.Module._apply`` does its buffers."""
+        """Move or cast the constant tensors like ``nn.Module._apply`` does its buffers.
+
+        (``mixes`` stay on the CPU in float64: they are only read when initialising.)
+        """
         self.bases = [fn(b) for b in self.bases]
         if self.perms is not None:
             self.perms = (fn(self.perms[0]), fn(self.perms[1]))
@@ -138,28 +143,37 @@ class FilterBank:
         return filt
 
     def init_(self, w: torch.Tensor) -> None:
-        """He initialisation of ``w`` in place, aware of the basis (see :meth:`Conv2d.reset_parameters`)."""
+        """He initialisation of ``w`` in place, aware of the basis (see :meth:`Conv2d.reset_parameters`).
+
+        The random filter is drawn along the basis' ``init_mix`` directions
+        (for the harmonic basis: its ring/frequency functions, each normalised)
+        with iid Gaussian weights, scaled by the He rule.
+        """
         with torch.no_grad():
             if self.identity:
                 fan_in = self.shape[1] * self.shape[2] * self.shape[3]
                 w.normal_(0.0, math.sqrt(2.0 / max(fan_in, 1)))
                 return
+            # a random filter is a sum of the basis' init_mix directions with iid weights
             white: dict[int, float] = {}
             dc: dict[int, float] = {}
-            for blk, basis in zip(self.blocks, self.bases):
+            for blk, basis, mix in zip(self.blocks, self.bases, self.mixes):
                 if blk["dim"] == 0:
                     continue
                 sums = basis.double().view(blk["dim"], blk["d_out"], -1).sum(-1)  # response to a constant
                 g = blk["out_group"]
-                white[g] = white.get(g, 0.0) + blk["n_in"] * blk["dim"] / blk["d_out"]
-                dc[g] = dc.get(g, 0.0) + blk["n_in"] * sums.pow(2).sum().item() / blk["d_out"]
-            for blk in self.blocks:
+                white[g] = white.get(g, 0.0) + blk["n_in"] * mix.pow(2).sum().item() / blk["d_out"]
+                dc[g] = dc.get(g, 0.0) + blk["n_in"] * (mix.T @ sums).pow(2).sum().item() / blk["d_out"]
+            for blk, mix in zip(self.blocks, self.mixes):
                 n = blk["n_out"] * blk["n_in"] * blk["dim"]
                 if n == 0:
                     continue
                 g = blk["out_group"]
                 denom = (0.5 - 0.5 / math.pi) * white[g] + dc[g] / (2 * math.pi)
-                w[blk["offset"] : blk["offset"] + n].normal_(0.0, math.sqrt(1.0 / denom))
+                z = torch.empty(blk["n_out"] * blk["n_in"], mix.shape[1], dtype=torch.float64).normal_(
+                    0.0, math.sqrt(1.0 / denom)
+                )
+                w[blk["offset"] : blk["offset"] + n] = (z @ mix.T).reshape(-1).to(w)
 
 
 class InvariantBias:
