@@ -182,9 +182,16 @@ def harmonic_basis(rep_in: Representation, rep_out: Representation, kernel_size:
     sizes = [c.shape[0] for c, _ in blocks]
     offsets = np.concatenate([[0], np.cumsum(sizes)])
     gram = np.zeros((offsets[-1], offsets[-1]))
+    # channel inner products of the angular factors, once per pair of factors (blocks of the same
+    # frequency share theirs): (j, a) x (k, b) for factor shapes (j, d_o, d_i, a) and (k, d_o, d_i, b)
+    flat_c = {id(c): np.ascontiguousarray(c.transpose(0, 3, 1, 2).reshape(-1, d_o * d_i)) for c, _ in blocks}
+    inner: dict[tuple[int, int], np.ndarray] = {}
     for b1, (c1, s1) in enumerate(blocks):
         for b2, (c2, s2) in enumerate(blocks[: b1 + 1]):
-            g = np.einsum("joia,koib,ab->jk", c1, c2, ss[np.ix_(s1, s2)], optimize=True)
+            key = (id(c1), id(c2))
+            if key not in inner:
+                inner[key] = (flat_c[id(c1)] @ flat_c[id(c2)].T).reshape(c1.shape[0], c1.shape[3], c2.shape[0], -1)
+            g = np.einsum("jakb,ab->jk", inner[key], ss[np.ix_(s1, s2)])
             gram[offsets[b1] : offsets[b1 + 1], offsets[b2] : offsets[b2 + 1]] = g
             gram[offsets[b2] : offsets[b2 + 1], offsets[b1] : offsets[b1 + 1]] = g.T
     coeffs = orthonormal_coefficients(gram)

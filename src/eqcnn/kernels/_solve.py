@@ -17,20 +17,27 @@ def _gram_schmidt(gram: np.ndarray, candidates: np.ndarray, tol: float) -> np.nd
     (no eigenvector of a repeated eigenvalue is ever chosen), so the basis is
     the same on every machine up to rounding.
     """
-    rows: list[np.ndarray] = []
+    n = gram.shape[0]
+    rows = np.zeros((min(len(candidates), n), n))
+    k = 0
     for c in candidates:
-        r = c.copy()
-        own = float(r @ gram @ r)
+        gc = gram @ c
+        own = float(c @ gc)
         if own <= 0:
             continue
+        r = c
         for _ in range(2):
-            if rows:
-                t = np.array(rows)
-                r = r - t.T @ (t @ (gram @ r))
-        norm2 = float(r @ gram @ r)
+            if k:
+                t = rows[:k]
+                r = r - t.T @ (t @ gc)
+                gc = gram @ r
+        norm2 = float(r @ gc)
         if norm2 > tol * own:
-            rows.append(r / np.sqrt(norm2))
-    return np.array(rows).reshape(len(rows), gram.shape[0])
+            rows[k] = r / np.sqrt(norm2)
+            k += 1
+            if k == n:
+                break
+    return rows[:k].copy()
 
 
 def null_space(constraints: list[np.ndarray], dim: int) -> np.ndarray:

@@ -204,7 +204,8 @@ class Conv2d(EquivariantModule):
         self._cache = None
 
     def train(self, mode: bool = True) -> Conv2d:
-        self._cache = None
+        if mode != self.training:  # model.eval() before every batch keeps the cache
+            self._cache = None
         return super().train(mode)
 
     def _apply(self, fn, *args, **kwargs):  # .to(), .cuda(), .half(): move the bases, drop the cache

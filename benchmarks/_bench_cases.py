@@ -1,0 +1,146 @@
+"""Benchmark cases and the three candidates built for each: eqcnn, escnn, and the plain conv2d."""
+
+from __future__ import annotations
+
+import time
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+import eqcnn
+from eqcnn import nn as enn
+
+GROUPS = {
+    "C4": lambda: eqcnn.Cyclic(4),
+    "C8": lambda: eqcnn.Cyclic(8),
+    "C16": lambda: eqcnn.Cyclic(16),
+    "D4": lambda: eqcnn.Dihedral(4),
+    "D8": lambda: eqcnn.Dihedral(8),
+}
+
+
+@dataclass(frozen=True)
+class Case:
+    """One layer: ``kind`` is "group" (regular -> regular) or "lift" (3 scalar channels -> regular)."""
+
+    name: str
+    group: str
+    kind: str
+    fields_in: int
+    fields_out: int
+    kernel_size: int
+    size: int
+    batch: int
+
+
+def _cases(group: str) -> list[Case]:
+    order = GROUPS[group]().order
+    normal = max(1, 128 // order)  # 128 channels whatever the group: the same dense cost for every group
+    return [
+        Case(f"{group} tiny 2->2 fields k5 16px b4", group, "group", 2, 2, 5, 16, 4),
+        Case(f"{group} normal {normal}->{normal} fields k5 32px b16", group, "group", normal, normal, 5, 32, 16),
+        Case(f"{group} lift 3->{normal} fields k5 32px b16", group, "lift", 3, normal, 5, 32, 16),
+    ]
+
+
+def cases_for(mode: str, only: list[str] | None) -> list[Case]:
+    if mode == "quick":
+        cases = [c for c in _cases("C8") if c.kind == "group"]
+    else:
+        cases = [c for g in GROUPS for c in _cases(g)]
+    if only:
+        cases = [c for c in cases if any(s in c.name for s in only)]
+    return cases
+
+
+def _types(case: Case):
+    G = GROUPS[case.group]()
+    tin = G.trivial(case.fields_in) if case.kind == "lift" else G.regular(case.fields_in)
+    return tin, G.regular(case.fields_out)
+
+
+def _escnn():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import escnn.nn as esnn
+
+        from eqcnn.interop import escnn as ie
+    return esnn, ie
+
+
+def _steps(module: torch.nn.Module, x: torch.Tensor, call) -> dict[str, Any]:
+    """A training step (forward + backward; input gradient only for hidden layers) and an eval forward."""
+    params = [p for p in module.parameters() if p.requires_grad]
+    with torch.no_grad():
+        grad = torch.randn_like(call(x))
+
+    def train() -> None:  # the caller puts the module in training mode once, outside the timed region
+        for p in params:
+            p.grad = None
+        x.grad = None
+        call(x).backward(grad)
+
+    def evaluate() -> None:  # the caller calls module.eval() once, outside the timed region
+        with torch.no_grad():
+            call(x)
+
+    return {"train": train, "eval": evaluate, "module": module}
+
+
+def build_candidates(case: Case, device: str) -> dict[str, dict[str, Any]]:
+    tin, tout = _types(case)
+    k = case.kernel_size
+    x = torch.randn(case.batch, tin.size, case.size, case.size).to(device)
+    x.requires_grad_(case.kind == "group")
+    out: dict[str, dict[str, Any]] = {}
+
+    t = time.perf_counter()
+    plain = torch.nn.Conv2d(tin.size, tout.size, k, padding=k // 2).to(device)
+    out["plain"] = {**_steps(plain, x, plain), "build_s": time.perf_counter() - t}
+
+    t = time.perf_counter()
+    conv = enn.Conv2d(tin, tout, k, padding=k // 2).to(device)
+    out["eqcnn"] = {**_steps(conv, x, conv), "build_s": time.perf_counter() - t}
+
+    try:
+        esnn, ie = _escnn()
+    except ImportError:
+        return out
+    t = time.perf_counter()
+    ein, eout = ie.to_escnn_type(tin), ie.to_escnn_type(tout)
+    r2 = esnn.R2Conv(ein, eout, k, padding=k // 2).to(device)
+    build = time.perf_counter() - t
+
+    def call(inp: torch.Tensor) -> torch.Tensor:
+        return r2(esnn.GeometricTensor(inp, ein)).tensor
+
+    out["escnn"] = {**_steps(r2, x, call), "build_s": build}
+    return out
+
+
+def model_builders(group: str, fields: int, library: str):
+    """A function building lifting conv + 3 group convs (k=5) with ReLUs, in eqcnn or escnn."""
+    G = GROUPS[group]()
+    tin, th = G.trivial(3), G.regular(fields)
+    if library == "eqcnn":
+
+        def build() -> torch.nn.Module:
+            layers: list[torch.nn.Module] = [enn.Conv2d(tin, th, 5, padding=2), enn.ReLU(th)]
+            for _ in range(3):
+                layers += [enn.Conv2d(th, th, 5, padding=2), enn.ReLU(th)]
+            return enn.Sequential(*layers)
+
+        return build
+
+    esnn, ie = _escnn()
+
+    def build_escnn() -> torch.nn.Module:
+        ein, eh = ie.to_escnn_type(tin), ie.to_escnn_type(th)
+        layers = [esnn.R2Conv(ein, eh, 5, padding=2), esnn.ReLU(eh)]
+        for _ in range(3):
+            layers += [esnn.R2Conv(eh, eh, 5, padding=2), esnn.ReLU(eh)]
+        return esnn.SequentialModule(*layers)
+
+    return build_escnn

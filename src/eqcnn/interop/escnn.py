@@ -1,0 +1,29 @@
+"""escnn interop: field types, tensors and modules (imports escnn; see :mod:`eqcnn.interop`).
+
+Install the extra with ``pip install 'eqcnn[escnn]' && pip install --no-deps escnn``.
+"""
+
+from ._escnn import (
+    escnn_element,
+    from_escnn_type,
+    from_geometric_tensor,
+    gspace_of,
+    is_mappable,
+    to_escnn_element,
+    to_escnn_type,
+    to_geometric_tensor,
+)
+from ._escnn_module import EscnnFieldType, EscnnModule
+
+__all__ = [
+    "EscnnFieldType",
+    "EscnnModule",
+    "escnn_element",
+    "from_escnn_type",
+    "from_geometric_tensor",
+    "gspace_of",
+    "is_mappable",
+    "to_escnn_element",
+    "to_escnn_type",
+    "to_geometric_tensor",
+]

@@ -1,0 +1,116 @@
+"""The 45-degree comparison of issue #5: eqcnn vs escnn vs a plain CNN of the same shape.
+
+Network: 7x7 lifting conv to 8 regular fields of Cyclic(8), ReLU, 5x5 conv 8 -> 8
+regular fields, ReLU, max group pooling (8 invariant channels).  Input: a
+band-limited 65x65 image (a random trigonometric polynomial with frequencies
+below 1/8 cycle per pixel, a quarter of the Nyquist limit), rotated exactly by evaluating the polynomial at
+the rotated coordinates.  Output: rotated by bicubic interpolation.  Error:
+relative L2 of ``net(R x) - R net(x)`` inside the disk of radius 20 around the
+centre (far enough from the border that no padding enters).
+
+Used by test_rotation45.py and by benchmarks/band_limit_study.py (not a test module itself).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+import eqcnn
+from eqcnn import nn as enn
+from eqcnn.fields import rotate_pixels
+
+SIZE, RADIUS, ANGLE = 65, 20.0, math.pi / 4
+
+
+def band_limited_pair(seed: int, size: int = SIZE, angle: float = ANGLE, cutoff: float = 0.125, n_waves: int = 64):
+    """``(x, x_rotated)``, each ``(1, 1, size, size)`` float32: a sum of random plane waves with
+    spatial frequency below ``cutoff`` cycles per pixel, sampled on the grid and on the grid rotated by ``-angle``."""
+    g = torch.Generator().manual_seed(10_000 + seed)
+    freq = torch.rand(n_waves, generator=g, dtype=torch.float64) * cutoff
+    theta = torch.rand(n_waves, generator=g, dtype=torch.float64) * 2 * math.pi
+    phase = torch.rand(n_waves, generator=g, dtype=torch.float64) * 2 * math.pi
+    amp = torch.randn(n_waves, generator=g, dtype=torch.float64)
+    c = (size - 1) / 2
+    ii, jj = torch.meshgrid(
+        torch.arange(size, dtype=torch.float64), torch.arange(size, dtype=torch.float64), indexing="ij"
+    )
+    px, py = jj - c, c - ii
+
+    def sample(qx, qy):
+        arg = (
+            2
+            * math.pi
+            * freq[:, None, None]
+            * (torch.cos(theta)[:, None, None] * qx + torch.sin(theta)[:, None, None] * qy)
+        )
+        return (amp[:, None, None] * torch.cos(arg + phase[:, None, None])).sum(0) / math.sqrt(n_waves)
+
+    # (R x)(p) = x(R^-1 p)
+    ca, sa = math.cos(angle), math.sin(angle)
+    x = sample(px, py)
+    xr = sample(ca * px + sa * py, -sa * px + ca * py)
+    return x.float()[None, None], xr.float()[None, None]
+
+
+def disk_mask(size: int = SIZE, radius: float = RADIUS) -> torch.Tensor:
+    c = (size - 1) / 2
+    ii, jj = torch.meshgrid(torch.arange(size), torch.arange(size), indexing="ij")
+    return ((ii - c) ** 2 + (jj - c) ** 2) <= radius**2
+
+
+def rotation_error(net, x: torch.Tensor, xr: torch.Tensor, angle: float = ANGLE) -> float:
+    """Relative L2 error of ``net(R x)`` against ``R net(x)`` inside the disk."""
+    with torch.no_grad():
+        y, yr = net(x), net(xr)
+    target = rotate_pixels(y, angle, interpolation="bicubic")
+    m = disk_mask(x.shape[-1])
+    return float((yr - target)[..., m].norm() / target[..., m].norm())
+
+
+def eqcnn_net(seed: int) -> torch.nn.Module:
+    torch.manual_seed(seed)
+    G = eqcnn.Cyclic(8)
+    h = G.regular(8)
+    return enn.Sequential(
+        enn.Conv2d(G.trivial(1), h, 7, padding=3),
+        enn.ReLU(h),
+        enn.Conv2d(h, h, 5, padding=2),
+        enn.ReLU(h),
+        enn.GroupPool(h, "max"),
+    ).eval()
+
+
+def escnn_net(seed: int) -> torch.nn.Module:
+    from eqcnn.interop.escnn import EscnnModule, to_escnn_type  # imports escnn quietly
+
+    torch.manual_seed(seed)
+    import escnn.nn as esnn
+
+    G = eqcnn.Cyclic(8)
+    ti, th = to_escnn_type(G.trivial(1)), to_escnn_type(G.regular(8))
+    net = esnn.SequentialModule(
+        esnn.R2Conv(ti, th, 7, padding=3),
+        esnn.ReLU(th),
+        esnn.R2Conv(th, th, 5, padding=2),
+        esnn.ReLU(th),
+        esnn.GroupPooling(th),
+    )
+    return EscnnModule(net).eval()
+
+
+class _PlainNet(torch.nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.c1 = torch.nn.Conv2d(1, 64, 7, padding=3)
+        self.c2 = torch.nn.Conv2d(64, 64, 5, padding=2)
+
+    def forward(self, x):
+        y = torch.relu(self.c2(torch.relu(self.c1(x))))
+        return y.unflatten(1, (8, 8)).amax(2)
+
+
+def plain_net(seed: int) -> torch.nn.Module:
+    torch.manual_seed(seed)
+    return _PlainNet().eval()

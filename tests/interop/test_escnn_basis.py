@@ -1,0 +1,61 @@
+"""Kernel basis dimensions: eqcnn against escnn's R2Conv defaults (explained in docs/interop.md)."""
+
+import pytest
+
+import eqcnn
+from eqcnn.kernels import kernel_basis
+
+pytestmark = pytest.mark.escnn
+pytest.importorskip("escnn", exc_type=ImportError)
+ie = pytest.importorskip("eqcnn.interop.escnn", exc_type=ImportError)
+
+C4, C8, D4, D8 = eqcnn.Cyclic(4), eqcnn.Cyclic(8), eqcnn.Dihedral(4), eqcnn.Dihedral(8)
+
+# (group, rep_in, rep_out, kernel_size) -> (eqcnn dim, escnn dim); None: escnn refuses (empty basis)
+TABLE = {
+    (C4, "trivial", "regular", 3): (6, 6),
+    (C4, "trivial", "regular", 5): (11, 11),
+    (C4, "trivial", "regular", 7): (20, 18),
+    (C4, "regular", "regular", 5): (44, 44),
+    (C4, "regular", "regular", 7): (80, 72),
+    (C4, (1,), (2,), 7): (8, 8),
+    (C8, "trivial", "regular", 7): (20, 18),
+    (C8, "regular", "regular", 3): (48, 48),
+    (C8, "regular", "regular", 5): (88, 88),
+    (C8, "regular", "regular", 7): (160, 144),
+    (C8, (1,), (2,), 5): (4, 4),
+    (C8, "regular", (2,), 7): (40, 36),
+    (D4, "trivial", "regular", 5): (11, 11),
+    (D4, "regular", "regular", 5): (88, 88),
+    (D4, "regular", "regular", 7): (160, 144),
+    (D4, (1, 0), (1, 1), 5): (2, 2),
+    (D4, "trivial", (1, 0), 5): (0, None),
+    (D4, "trivial", (1, 0), 7): (1, None),
+    (D8, "trivial", "regular", 7): (20, 18),
+    (D8, (1, 0), (1, 1), 7): (3, 3),
+}
+
+
+def _rep(G, spec):
+    if spec == "trivial":
+        return G.trivial_representation
+    if spec == "regular":
+        return G.regular_representation
+    return G.irrep(*spec)
+
+
+@pytest.mark.parametrize("key", list(TABLE), ids=lambda k: f"{k[0]!r}-{k[1]}-{k[2]}-k{k[3]}")
+def test_basis_dimension_against_escnn(key):
+    from escnn import nn as enn
+
+    G, a, b, k = key
+    mine, theirs = TABLE[key]
+    ri, ro = _rep(G, a), _rep(G, b)
+    assert kernel_basis(ri, ro, k).dim == mine
+    ti = ie.to_escnn_type(eqcnn.FieldType(G, [ri]))
+    to = ie.to_escnn_type(eqcnn.FieldType(G, [ro]))
+    if theirs is None:
+        with pytest.raises(ValueError):
+            enn.R2Conv(ti, to, k)
+    else:
+        assert enn.R2Conv(ti, to, k).basisexpansion.dimension() == theirs

@@ -1,0 +1,143 @@
+"""EscnnModule: escnn modules behind eqcnn's interface."""
+
+import math
+
+import pytest
+import torch
+
+import eqcnn
+
+pytestmark = pytest.mark.escnn
+escnn = pytest.importorskip("escnn", exc_type=ImportError)
+ie = pytest.importorskip("eqcnn.interop.escnn", exc_type=ImportError)
+enn = pytest.importorskip("escnn.nn", exc_type=ImportError)
+gspaces = pytest.importorskip("escnn.gspaces", exc_type=ImportError)
+
+
+def _c4_net():
+    G = eqcnn.Cyclic(4)
+    ti, th = ie.to_escnn_type(G.trivial(1)), ie.to_escnn_type(G.regular(2))
+    return enn.SequentialModule(enn.R2Conv(ti, th, 3, padding=1), enn.ReLU(th), enn.R2Conv(th, th, 3, padding=1))
+
+
+def test_wraps_a_cn_model():
+    net = _c4_net()
+    m = ie.EscnnModule(net)
+    G = eqcnn.Cyclic(4)
+    assert m.in_type == G.trivial(1) and m.out_type == G.regular(2)
+    x = torch.randn(2, 1, 9, 9)
+    y = m(x)
+    assert torch.equal(y, net(enn.GeometricTensor(x, net.in_type)).tensor)
+    for g in G.elements:
+        torch.testing.assert_close(m(m.in_type.transform(x, g)), m.out_type.transform(y, g), rtol=1e-5, atol=1e-5)
+    assert m(x[0]).shape == (8, 9, 9)
+
+
+def test_input_checked():
+    m = ie.EscnnModule(_c4_net())
+    with pytest.raises(ValueError, match="must have 1 channels"):
+        m(torch.randn(2, 3, 9, 9))
+    with pytest.raises(TypeError, match=r"escnn\.nn\.EquivariantModule"):
+        ie.EscnnModule(torch.nn.Conv2d(1, 1, 3))
+
+
+def test_state_dict_same_keys_in_train_and_eval():
+    m = ie.EscnnModule(_c4_net())
+    train_keys = list(m.state_dict())
+    m.eval()
+    assert list(m.state_dict()) == train_keys
+    # loading fresh weights in eval mode refreshes escnn's cached filter
+    other = ie.EscnnModule(_c4_net())
+    m.load_state_dict(other.state_dict())
+    other.eval()
+    x = torch.randn(1, 1, 9, 9)
+    torch.testing.assert_close(m(x), other(x))
+
+
+def test_export_is_plain_torch():
+    m = ie.EscnnModule(_c4_net())
+    m.train()
+    plain = m.export()
+    assert m.training  # the mode is restored
+    assert not any("escnn" in type(mod).__module__ for mod in plain.modules())
+    m.eval()
+    x = torch.randn(2, 1, 9, 9)
+    torch.testing.assert_close(plain.eval()(x), m(x), rtol=1e-5, atol=1e-5)
+
+
+def test_export_unsupported_module_says_so():
+    so2 = gspaces.rot2dOnR2(-1, maximum_frequency=2)
+    t = enn.FieldType(so2, [so2.irrep(1)])
+    m = ie.EscnnModule(enn.NormNonLinearity(t))
+    with pytest.raises(NotImplementedError, match="NormNonLinearity"):
+        m.export()
+
+
+def _so2_net():
+    so2 = gspaces.rot2dOnR2(-1, maximum_frequency=4)
+    ti = enn.FieldType(so2, [so2.trivial_repr])
+    th = enn.FieldType(so2, [so2.irrep(0), so2.irrep(1), so2.irrep(2)] * 2)
+    return enn.SequentialModule(
+        enn.R2Conv(ti, th, 5, padding=2), enn.NormNonLinearity(th), enn.R2Conv(th, ti, 5, padding=2)
+    )
+
+
+def test_so2_model_behind_the_adapter():
+    m = ie.EscnnModule(_so2_net())
+    assert isinstance(m.in_type, ie.EscnnFieldType)
+    assert m.in_type.size == 1 and m.out_type.size == 1 and m.in_type.is_trivial
+    x = torch.randn(1, 1, 15, 15)
+    y = m(x)
+    # exact at 90 degrees, given an eqcnn element, an angle or an escnn element
+    g = eqcnn.Cyclic(4).element(1)
+    for h in (g, math.pi / 2, m.in_type.group.element(math.pi / 2)):
+        torch.testing.assert_close(m(m.in_type.transform(x, h)), m.out_type.transform(y, h), rtol=1e-5, atol=1e-5)
+    assert "SO(2)" in repr(m.in_type)
+
+
+def test_so2_model_seen_through_a_subgroup():
+    net = _so2_net()
+    m = ie.EscnnModule(net, group=eqcnn.Cyclic(8))
+    assert m.in_type == eqcnn.Cyclic(8).trivial(1)
+    assert m.out_type == eqcnn.Cyclic(8).trivial(1)
+    hidden = ie.EscnnFieldType(net[0].out_type).restrict(eqcnn.Cyclic(8))
+    assert hidden == eqcnn.FieldType(eqcnn.Cyclic(8), [eqcnn.Cyclic(8).irrep(k) for k in (0, 1, 2)] * 2)
+
+
+def test_o2_restrictions_transform_like_escnn():
+    o2 = gspaces.flipRot2dOnR2(-1, maximum_frequency=4)
+    t = ie.EscnnFieldType(enn.FieldType(o2, [o2.trivial_repr, o2.irrep(1, 1), o2.irrep(1, 0), o2.irrep(1, 3)]))
+    x = torch.randn(2, t.size, 9, 9)
+    for G in (eqcnn.Dihedral(4), eqcnn.Cyclic(4), eqcnn.Dihedral(8)):
+        r = t.restrict(G)
+        for g in G.elements:
+            if g.is_grid_symmetry:
+                torch.testing.assert_close(r.transform(x, g), t.transform(x, g), rtol=1e-6, atol=1e-6)
+    with pytest.raises(ValueError, match="needs a group with reflections"):
+        ie.EscnnFieldType(enn.FieldType(gspaces.rot2dOnR2(-1), [gspaces.rot2dOnR2(-1).trivial_repr])).transform(
+            x[:, :1], eqcnn.Dihedral(4).element(0, True)
+        )
+
+
+def test_harness_sequential_and_export_take_the_wrapper():
+    from eqcnn import nn as eqnn
+    from eqcnn.testing import assert_equivariant
+
+    G = eqcnn.Dihedral(4)
+    h = G.regular(2)
+    middle = ie.EscnnModule(enn.R2Conv(ie.to_escnn_type(h), ie.to_escnn_type(h), 3, padding=1))
+    model = eqnn.Sequential(eqnn.Conv2d(G.trivial(1), h, 3, padding=1), middle, eqnn.ReLU(h)).eval()
+    assert_equivariant(model, size=11)
+    plain = eqnn.export(model)
+    assert not any(isinstance(m, (eqnn.EquivariantModule, enn.EquivariantModule)) for m in plain.modules())
+    x = torch.randn(2, 1, 11, 11)
+    torch.testing.assert_close(plain(x), model(x), rtol=1e-5, atol=1e-5)
+    with pytest.raises(TypeError, match="expects in_type Dihedral"):
+        eqnn.Sequential(eqnn.Conv2d(G.trivial(1), G.regular(3), 3, padding=1), middle)
+
+
+def test_so2_model_passes_the_harness_through_c4():
+    m = ie.EscnnModule(_so2_net(), group=eqcnn.Cyclic(4)).eval()
+    from eqcnn.testing import assert_equivariant
+
+    assert_equivariant(m, size=15)
