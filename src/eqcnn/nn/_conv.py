@@ -11,7 +11,7 @@ from torch import nn
 from .._checks import check_choice, check_int, pair
 from ..fields import FieldType
 from ..kernels import BasisKind, default_basis_kind
-from ._filter_bank import FilterBank, InvariantBias
+from ._filter_bank import FilterBank, InvariantBias, load_filter
 from ._module import EquivariantModule
 
 __all__ = ["Conv2d"]
@@ -243,11 +243,7 @@ class Conv2d(EquivariantModule):
             device=filt.device,
             dtype=filt.dtype,
         )
-        with torch.no_grad():
-            conv.weight.copy_(filt)
-            if bias is not None and conv.bias is not None:
-                conv.bias.copy_(bias)
-        return conv.train(self.training)
+        return load_filter(conv, filt, bias, self.training)
 
     def _extra_state_info(self) -> dict[str, Any]:
         info = super()._extra_state_info()

@@ -13,7 +13,7 @@ import torch
 from ..fields import FieldType
 from ..kernels import KernelBasis, kernel_basis
 
-__all__ = ["FilterBank", "group_fields"]
+__all__ = ["FilterBank", "InvariantBias", "group_fields", "load_filter"]
 
 
 def group_fields(t: FieldType) -> tuple[list[tuple[Any, list[int]]], list[int]]:
@@ -195,3 +195,12 @@ class InvariantBias:
 
     def expand(self, b: torch.Tensor) -> torch.Tensor:
         return b if self.identity else self.basis @ b
+
+
+def load_filter(plain: torch.nn.Module, filt: torch.Tensor, bias: torch.Tensor | None, training: bool) -> Any:
+    """Copy an expanded filter and bias into a plain torch conv module (for ``export()``)."""
+    with torch.no_grad():
+        plain.weight.copy_(filt)  # type: ignore[operator]
+        if bias is not None and plain.bias is not None:
+            plain.bias.copy_(bias)  # type: ignore[operator]
+    return plain.train(training)
