@@ -37,14 +37,16 @@ def test_trivial_conv_is_torch_conv_with_same_parameter_count():
         dict(kernel_size=(3, 5), padding=(1, 2), dilation=2),
         dict(kernel_size=4, padding=1, padding_mode="reflect"),
         dict(kernel_size=3, padding="same", padding_mode="circular", bias=False),
+        dict(kernel_size=3, padding=1, groups=2),
     ],
 )
 def test_trivial_conv_matches_torch_for_options(kwargs):
     T = eqcnn.Trivial()
     conv = enn.Conv2d(T.trivial(4), T.trivial(6), **kwargs)
     ref = torch.nn.Conv2d(4, 6, **kwargs)
+    assert conv.weight.shape == ref.weight.shape
     with torch.no_grad():
-        ref.weight.copy_(conv.weight.view_as(ref.weight))
+        ref.weight.copy_(conv.weight)
         if ref.bias is not None:
             ref.bias.copy_(torch.randn(6))
             conv.bias.copy_(ref.bias)
@@ -290,7 +292,16 @@ C4 = eqcnn.Cyclic(4)
             ValueError,
             r"`padding`='same' needs stride 1",
         ),
-        (lambda: enn.Conv2d(C4.trivial(1), C4.regular(1), 3, groups=2), ValueError, r"`groups` \(=2\) must be 1"),
+        (
+            lambda: enn.Conv2d(C4.regular(2), C4.regular(2), 3, groups=2),
+            ValueError,
+            r"`groups` \(=2\) must be 1 for Cyclic\(4\)",
+        ),
+        (
+            lambda: enn.Conv2d(eqcnn.Trivial().trivial(3), eqcnn.Trivial().trivial(4), 3, groups=2),
+            ValueError,
+            r"`in_type.size` \(=3\) must be divisible by `groups` \(=2\)",
+        ),
         (
             lambda: enn.Conv2d(eqcnn.Trivial().trivial(1), eqcnn.Trivial().trivial(1), (3, 5), basis="harmonic"),
             ValueError,
@@ -372,3 +383,23 @@ def test_clear_cache_after_writes_through_data():
         conv.weight.data.mul_(2)  # bypasses the version counter
         conv.clear_cache()
         torch.testing.assert_close(conv(x), 2 * y)  # (the bias starts at zero)
+
+
+def test_trivial_depthwise_conv_matches_torch_and_exports():
+    T = eqcnn.Trivial()
+    conv = enn.Conv2d(T.trivial(6), T.trivial(6), 3, padding=1, groups=6)
+    ref = torch.nn.Conv2d(6, 6, 3, padding=1, groups=6)
+    assert sum(p.numel() for p in conv.parameters()) == sum(p.numel() for p in ref.parameters()) == 60
+    conv.load_state_dict(ref.state_dict())
+    x = torch.randn(2, 6, 9, 9)
+    torch.testing.assert_close(conv(x), ref(x), rtol=0, atol=0)
+    plain = conv.export()
+    assert plain.groups == 6
+    torch.testing.assert_close(plain(x), ref(x), rtol=0, atol=0)
+    assert repr(conv) == "Conv2d(Trivial().trivial(6), Trivial().trivial(6), kernel_size=3, padding=1, groups=6)"
+
+
+def test_three_dimensional_input_is_named_as_unbatched_in_the_message():
+    conv = enn.Conv2d(C4.regular(2), C4.regular(1), 3)
+    with pytest.raises(ValueError, match=r"got 1 \(shape \(1, 8, 4\) read as unbatched \(C, H, W\)\)"):
+        conv(torch.randn(1, 8, 4))

@@ -45,7 +45,7 @@ class Conv2d(EquivariantModule):
         kernel_size: odd int for groups larger than Trivial.
         stride, padding, dilation, groups, bias, padding_mode, device, dtype:
             as ``torch.nn.Conv2d``; ``padding`` may be ``"same"`` or ``"valid"``;
-            ``groups`` must be 1.
+            ``groups`` must be 1 except for ``Trivial()``.
         basis: ``"auto"`` (pixel basis for Trivial, harmonic otherwise),
             ``"harmonic"`` or ``"pixel"`` (groups that map the grid onto itself).
 
@@ -88,8 +88,15 @@ class Conv2d(EquivariantModule):
             )
         group = in_type.group
         check_int("groups", groups, minimum=1)
-        if groups != 1:
-            raise ValueError(f"`groups` (={groups}) must be 1: grouped equivariant convolutions are not supported")
+        if groups != 1 and group.order > 1:
+            raise ValueError(
+                f"`groups` (={groups}) must be 1 for {group!r}: grouped equivariant convolutions are not "
+                "supported (they are for Trivial(), as in torch)"
+            )
+        for name, size in (("in_type", in_type.size), ("out_type", out_type.size)):
+            if size % groups:
+                raise ValueError(f"`{name}.size` (={size}) must be divisible by `groups` (={groups})")
+        self.groups = groups
         check_choice("padding_mode", padding_mode, _PADDING_MODES)
         check_choice("basis", basis, ("auto", "harmonic", "pixel"))
         kernel = pair("kernel_size", kernel_size, minimum=1)
@@ -109,7 +116,9 @@ class Conv2d(EquivariantModule):
         self.basis_kind = default_basis_kind(group) if basis == "auto" else basis
         if not (group.order == 1 and self.basis_kind == "pixel") and kernel[0] != kernel[1]:
             raise ValueError(f"`kernel_size` must be square with basis={self.basis_kind!r}, got {kernel_size!r}")
-        self._bank = FilterBank(in_type, out_type, kernel, self.basis_kind, dtype, device)
+        if groups != 1 and self.basis_kind != "pixel":
+            raise ValueError(f"`groups` (={groups}) needs basis='pixel' (the ordinary conv), got {self.basis_kind!r}")
+        self._bank = FilterBank(in_type, out_type, kernel, self.basis_kind, dtype, device, groups=groups)
         if self._bank.size == 0:
             raise ValueError(
                 f"no equivariant {kernel[0]}x{kernel[1]} filter maps {in_type!r} to {out_type!r}"
@@ -224,8 +233,8 @@ class Conv2d(EquivariantModule):
         if self.padding_mode != "zeros":
             ph, pw = self.padding
             x = F.pad(x, (pw, pw, ph, ph), mode=self.padding_mode)
-            return F.conv2d(x, filt, bias, self.stride, 0, self.dilation)
-        return F.conv2d(x, filt, bias, self.stride, self.padding, self.dilation)
+            return F.conv2d(x, filt, bias, self.stride, 0, self.dilation, self.groups)
+        return F.conv2d(x, filt, bias, self.stride, self.padding, self.dilation, self.groups)
 
     # -- export and printing ------------------------------------------------------------------
     def export(self) -> nn.Conv2d:
@@ -238,6 +247,7 @@ class Conv2d(EquivariantModule):
             stride=self.stride,
             padding=self.padding,
             dilation=self.dilation,
+            groups=self.groups,
             bias=self.bias is not None,
             padding_mode=self.padding_mode,  # type: ignore[arg-type]
             device=filt.device,
@@ -260,6 +270,8 @@ class Conv2d(EquivariantModule):
             s += f", padding={p[0] if p[0] == p[1] else p}"
         if self.dilation != (1, 1):
             s += f", dilation={self.dilation[0] if self.dilation[0] == self.dilation[1] else self.dilation}"
+        if self.groups != 1:
+            s += f", groups={self.groups}"
         if not self._want_bias:
             s += ", bias=False"
         if self.padding_mode != "zeros":

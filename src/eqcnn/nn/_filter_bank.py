@@ -67,16 +67,18 @@ class FilterBank:
         kind: str,
         dtype: torch.dtype | None = None,
         device: Any = None,
+        groups: int = 1,
     ) -> None:
         kh, kw = kernel_size
-        self.shape = (dst.size, src.size, kh, kw)
+        # groups > 1 only for the identity map (the trivial group): torch's grouped layout
+        self.shape = (dst.size, src.size // groups, kh, kw)
         self.identity = src.group.order == 1 and kind == "pixel"
         self.blocks: list[dict[str, Any]] = []
         self.bases: list[torch.Tensor] = []
         self.mixes: list[torch.Tensor] = []  # KernelBasis.init_mix per block, used by init_
         self.perms: tuple[torch.Tensor, torch.Tensor] | None = None
         if self.identity:
-            self.size = dst.size * src.size * kh * kw
+            self.size = dst.size * (src.size // groups) * kh * kw
             self.single: tuple | None = None
             return
         dst_groups, dst_inv = group_fields(dst)
