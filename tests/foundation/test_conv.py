@@ -403,3 +403,14 @@ def test_three_dimensional_input_is_named_as_unbatched_in_the_message():
     conv = enn.Conv2d(C4.regular(2), C4.regular(1), 3)
     with pytest.raises(ValueError, match=r"got 1 \(shape \(1, 8, 4\) read as unbatched \(C, H, W\)\)"):
         conv(torch.randn(1, 8, 4))
+
+
+def test_conv_transpose_shares_the_eval_cache_and_holds_no_buffers():
+    G = eqcnn.Dihedral(4)
+    up = enn.ConvTranspose2d(G.regular(2), G.regular(1), 3, stride=2, padding=1).eval()
+    assert list(up.named_buffers()) == []
+    with torch.no_grad():
+        f1, _ = up.expand_parameters()
+        assert up.expand_parameters()[0] is f1
+        up.weight.add_(1.0)
+        assert up.expand_parameters()[0] is not f1

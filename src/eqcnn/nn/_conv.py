@@ -11,15 +11,14 @@ from torch import nn
 from .._checks import check_choice, check_int, pair
 from ..fields import FieldType
 from ..kernels import BasisKind, default_basis_kind
-from ._filter_bank import FilterBank, InvariantBias, load_filter
-from ._module import EquivariantModule
+from ._filter_bank import ExpandedFilterModule, FilterBank, InvariantBias, load_filter
 
 __all__ = ["Conv2d"]
 
 _PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
 
 
-class Conv2d(EquivariantModule):
+class Conv2d(ExpandedFilterModule):
     r"""2-D convolution from ``in_type`` fields to ``out_type`` fields, equivariant by construction.
 
     The filter is ``weight @ basis``: a linear combination of the cached basis
@@ -176,52 +175,6 @@ class Conv2d(EquivariantModule):
         self._cache = None
 
     # -- the filter ------------------------------------------------------------------------------
-    def _expand(self) -> tuple[torch.Tensor, torch.Tensor | None]:
-        b = self.bias
-        return self._bank.expand(self.weight), None if b is None else self._bias_map.expand(b)
-
-    def expand_parameters(self) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """The full filter ``(out_type.size, in_type.size, kh, kw)`` and bias ``(out_type.size,)``.
-
-        In eval mode the result is cached until the weights change (in-place
-        updates, ``load_state_dict``, ``.to()``) or ``train()`` is called; while
-        gradients to the weights are wanted, or under ``torch.compile``, it is
-        recomputed.  Writes through ``weight.data`` bypass PyTorch's version
-        counter: call :meth:`clear_cache` after them.
-        """
-        w, b = self.weight, self.bias  # nn.Module attribute lookups are slow: once each
-        if self.training or (w.requires_grad and torch.is_grad_enabled()) or torch.compiler.is_compiling():
-            # (a compiled graph cannot check the cache key; it expands every call, which it fuses)
-            return self._expand()
-        key = (
-            w._version,
-            w.data_ptr(),
-            None if b is None else (b._version, b.data_ptr()),
-            w.device,
-            w.dtype,
-            torch.is_inference_mode_enabled(),  # an inference tensor cannot be saved for backward outside
-        )
-        cache = self._cache
-        if cache is None or cache[0] != key:
-            with torch.no_grad():
-                filt, bias = self._expand()
-            cache = self._cache = (key, filt, bias)
-        return cache[1], cache[2]
-
-    def clear_cache(self) -> None:
-        """Drop the eval-mode filter cache (needed only after writes through ``weight.data``)."""
-        self._cache = None
-
-    def train(self, mode: bool = True) -> Conv2d:
-        if mode != self.training:  # model.eval() before every batch keeps the cache
-            self._cache = None
-        return super().train(mode)
-
-    def _apply(self, fn, *args, **kwargs):  # .to(), .cuda(), .half(): move the bases, drop the cache
-        self._cache = None
-        self._bank.apply_(fn)
-        self._bias_map.apply_(fn)
-        return super()._apply(fn, *args, **kwargs)
 
     # -- forward ------------------------------------------------------------------------------
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -13,13 +13,12 @@ from .._checks import check_choice, check_int, pair
 from ..fields import FieldType
 from ..kernels import BasisKind, default_basis_kind
 from ._fieldutil import check_field_type, check_same_group
-from ._filter_bank import FilterBank, InvariantBias, load_filter
-from ._module import EquivariantModule
+from ._filter_bank import ExpandedFilterModule, FilterBank, InvariantBias, load_filter
 
 __all__ = ["ConvTranspose2d"]
 
 
-class ConvTranspose2d(EquivariantModule):
+class ConvTranspose2d(ExpandedFilterModule):
     r"""Transposed 2-D convolution from ``in_type`` fields to ``out_type`` fields, equivariant by construction.
 
     Its weight (``torch.nn.ConvTranspose2d``'s ``(in_channels, out_channels, k, k)``)
@@ -102,17 +101,8 @@ class ConvTranspose2d(EquivariantModule):
         else:
             self.register_parameter("bias", None)
         self._want_bias = bool(bias)
+        self._cache: tuple[Any, torch.Tensor, torch.Tensor | None] | None = None
         self.reset_parameters()
-
-    def expand_parameters(self) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """The filter ``(in_type.size, out_type.size, kh, kw)`` and the bias ``(out_type.size,)``."""
-        b = self.bias
-        return self._bank.expand(self.weight), None if b is None else self._bias_map.expand(b)
-
-    def _apply(self, fn, *args, **kwargs):  # .to(), .cuda(), .half(): move the bases too
-        self._bank.apply_(fn)
-        self._bias_map.apply_(fn)
-        return super()._apply(fn, *args, **kwargs)
 
     def reset_parameters(self) -> None:
         """He initialisation: weights scaled so each output channel's fan-in gives variance ``2 / fan_in``."""
@@ -125,6 +115,7 @@ class ConvTranspose2d(EquivariantModule):
                 self.weight.mul_(math.sqrt(2.0 / fan_in / per_entry))
             if self.bias is not None:
                 self.bias.zero_()
+        self._cache = None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self.check_input(x)

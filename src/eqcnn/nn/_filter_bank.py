@@ -12,8 +12,9 @@ import torch
 
 from ..fields import FieldType
 from ..kernels import KernelBasis, kernel_basis
+from ._module import EquivariantModule
 
-__all__ = ["FilterBank", "InvariantBias", "group_fields", "load_filter"]
+__all__ = ["ExpandedFilterModule", "FilterBank", "InvariantBias", "group_fields", "load_filter"]
 
 
 def group_fields(t: FieldType) -> tuple[list[tuple[Any, list[int]]], list[int]]:
@@ -206,3 +207,66 @@ def load_filter(plain: torch.nn.Module, filt: torch.Tensor, bias: torch.Tensor |
         if bias is not None and plain.bias is not None:
             plain.bias.copy_(bias)  # type: ignore[operator]
     return plain.train(training)
+
+
+class ExpandedFilterModule(EquivariantModule):
+    """Base of the layers whose filter is expanded from weights by a :class:`FilterBank`.
+
+    Subclasses set ``weight``, ``bias``, ``_bank`` (a :class:`FilterBank`) and
+    ``_bias_map`` (an :class:`InvariantBias`) and ``_cache = None`` in ``__init__``.
+    This class expands the filter, caches it in eval mode, and moves the bases
+    with the module.
+    """
+
+    weight: torch.nn.Parameter
+    bias: torch.nn.Parameter | None
+    _bank: FilterBank
+    _bias_map: InvariantBias
+    _cache: tuple[Any, torch.Tensor, torch.Tensor | None] | None
+
+    def _expand(self) -> tuple[torch.Tensor, torch.Tensor | None]:
+        b = self.bias
+        return self._bank.expand(self.weight), None if b is None else self._bias_map.expand(b)
+
+    def expand_parameters(self) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The full filter (``torch``'s layout for the layer) and bias ``(out_type.size,)``.
+
+        In eval mode the result is cached until the weights change (in-place
+        updates, ``load_state_dict``, ``.to()``) or ``train()`` is called; while
+        gradients to the weights are wanted, or under ``torch.compile``, it is
+        recomputed.  Writes through ``weight.data`` bypass PyTorch's version
+        counter: call :meth:`clear_cache` after them.
+        """
+        w, b = self.weight, self.bias  # nn.Module attribute lookups are slow: once each
+        if self.training or (w.requires_grad and torch.is_grad_enabled()) or torch.compiler.is_compiling():
+            # (a compiled graph cannot check the cache key; it expands every call, which it fuses)
+            return self._expand()
+        key = (
+            w._version,
+            w.data_ptr(),
+            None if b is None else (b._version, b.data_ptr()),
+            w.device,
+            w.dtype,
+            torch.is_inference_mode_enabled(),  # an inference tensor cannot be saved for backward outside
+        )
+        cache = self._cache
+        if cache is None or cache[0] != key:
+            with torch.no_grad():
+                filt, bias = self._expand()
+            cache = self._cache = (key, filt, bias)
+        return cache[1], cache[2]
+
+    def clear_cache(self) -> None:
+        """Drop the eval-mode filter cache (needed only after writes through ``weight.data``)."""
+        self._cache = None
+
+    def train(self, mode: bool = True) -> ExpandedFilterModule:
+        if mode != self.training:  # model.eval() before every batch keeps the cache
+            self._cache = None
+        return super().train(mode)
+
+    def _apply(self, fn, *args, **kwargs):  # .to(), .cuda(), .half(): move the bases, drop the cache
+        self._cache = None
+        self._bank.apply_(fn)
+        self._bias_map.apply_(fn)
+        return super()._apply(fn, *args, **kwargs)
