@@ -60,8 +60,7 @@ def check_tensor(x: Any, channels: int, where: str) -> None:
     if x.shape[-3] != channels:
         layout = " read as unbatched (C, H, W)" if x.dim() == 3 else ""
         raise ShapeError(
-            f"{where}: input must have {channels} channels (dim -3), got {x.shape[-3]} "
-            f"(shape {tuple(x.shape)}{layout})"
+            f"{where}: input must have {channels} channels (dim -3), got {x.shape[-3]} (shape {tuple(x.shape)}{layout})"
         )
     if not (x.is_floating_point() or x.is_complex()):
         raise TypeError(f"{where}: input must be a floating point tensor, got dtype {x.dtype}")
