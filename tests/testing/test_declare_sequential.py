@@ -25,3 +25,13 @@ def test_sequential_ending_in_plain_modules_is_checked_as_invariant():
         torch.nn.Conv2d(1, 2, 5, padding=2), torch.nn.Flatten(), torch.nn.Linear(2 * 17 * 17, 10)
     )
     assert equivariance_error(leaky, x, 90.0, group=G, output="invariant").rel_l2 > 0.05
+
+
+def test_plain_baseline_keeps_the_groups_of_a_trivial_grouped_conv():
+    from eqcnn.testing import plain_baseline
+
+    T = eqcnn.Trivial()
+    net = enn.Sequential(enn.Conv2d(T.trivial(4), T.trivial(4), 3, padding=1, groups=4))
+    base = plain_baseline(net)
+    conv = next(m for m in base.modules() if isinstance(m, torch.nn.Conv2d))
+    assert conv.groups == 4 and conv.weight.shape == (4, 1, 3, 3)

@@ -34,11 +34,12 @@ def _plain_conv(m: Any, generator: torch.Generator) -> nn.Conv2d:
         stride=m.stride,
         padding=m.padding,
         dilation=m.dilation,
+        groups=getattr(m, "groups", 1),
         bias=getattr(m, "bias", None) is not None,
         padding_mode=getattr(m, "padding_mode", "zeros"),
     )
     with torch.no_grad():  # He initialisation, as eqcnn's convolutions use; made on the CPU from a seed
-        fan_in = conv.in_channels * conv.kernel_size[0] * conv.kernel_size[1]
+        fan_in = conv.in_channels // conv.groups * conv.kernel_size[0] * conv.kernel_size[1]
         conv.weight.copy_(torch.randn(conv.weight.shape, generator=generator) * math.sqrt(2.0 / fan_in))
         if conv.bias is not None:
             conv.bias.zero_()
