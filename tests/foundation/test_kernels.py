@@ -148,7 +148,7 @@ def test_orthonormalisation_is_continuous_in_rounding_noise():
     from eqcnn.kernels._solve import null_space, orthonormal_coefficients
 
     G = eqcnn.Cyclic(8)
-    spatial, blocks = harmonic_factors(G.regular_representation, G.regular_representation, 3)
+    spatial, blocks, _ = harmonic_factors(G.regular_representation, G.regular_representation, 3)
     raw = np.concatenate([np.einsum("joia,ayx->joiyx", c, spatial[s]) for c, s in blocks]).reshape(-1, 64 * 9)
     gram = raw @ raw.T
     rng = np.random.default_rng(0)

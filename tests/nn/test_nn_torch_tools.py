@@ -160,3 +160,24 @@ def test_loading_weights_of_another_group_or_type_fails_clearly(other, message):
     target = other()
     with pytest.raises(ValueError, match=message):
         target.load_state_dict(source.state_dict())
+
+
+def test_parametrized_and_pruned_weights_are_the_ones_used():
+    # the layers read weight and bias straight from _parameters for speed; a parametrization or pruning
+    # moves the weight out of there, and the layer must then use the computed one
+    from torch.nn.utils import parametrize, prune
+
+    class Double(torch.nn.Module):
+        def forward(self, w):
+            return 2 * w
+
+    G = eqcnn.Cyclic(4)
+    x = torch.randn(1, 8, 7, 7)
+    for mode in ("train", "eval"):
+        conv = getattr(enn.Conv2d(G.regular(2), G.regular(2), 3, padding=1, bias=False), mode)()
+        y = conv(x).detach()
+        parametrize.register_parametrization(conv, "weight", Double())
+        assert relative_error(conv(x), 2 * y) < 1e-6
+        conv = getattr(enn.Conv2d(G.regular(2), G.regular(2), 3, padding=1, bias=False), mode)()
+        prune.l1_unstructured(conv, "weight", amount=1.0)  # every weight pruned: the output is zero
+        assert conv(x).abs().max() == 0

@@ -2,10 +2,21 @@
 
 :func:`kernel_basis` returns the cached orthonormal basis of filters that map
 one representation to another; a convolution's filter is a linear combination
-of these, so it is equivariant for any weights.
+of these, so it is equivariant for any weights.  :func:`regular_factors` gives the
+factored form of a basis into a regular field (one row, turned by the group),
+which is how the layers expand regular -> regular filters cheaply.
 """
 
 from ._basis import BasisKind, KernelBasis, default_basis_kind, kernel_basis
 from ._harmonic import default_max_frequency
+from ._regular import RegularFactors, regular_factors
 
-__all__ = ["BasisKind", "KernelBasis", "default_basis_kind", "default_max_frequency", "kernel_basis"]
+__all__ = [
+    "BasisKind",
+    "KernelBasis",
+    "RegularFactors",
+    "default_basis_kind",
+    "default_max_frequency",
+    "kernel_basis",
+    "regular_factors",
+]

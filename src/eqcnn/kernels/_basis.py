@@ -8,9 +8,9 @@ from typing import Literal
 import numpy as np
 
 from .._checks import check_choice, check_int
-from ..groups import PointGroup, Representation
-from ._harmonic import harmonic_basis
-from ._pixel import pixel_filters
+from ..groups import GroupElement, PointGroup, Representation
+from ._harmonic import harmonic_action, harmonic_basis
+from ._pixel import pixel_action, pixel_filters
 
 __all__ = ["BasisKind", "KernelBasis", "default_basis_kind", "kernel_basis"]
 
@@ -35,6 +35,15 @@ class KernelBasis:
             differences of overlapping rings) as much weight, and those alias
             at off-grid angles (docs/interop.md measures the effect at 45
             degrees).  For the pixel basis it is the identity.
+        spatial: array ``(n_spatial, k, k)``: scalar functions on the grid
+            whose span holds every filter entry (harmonic: the sampled
+            ring x harmonic functions; pixel: the one-hot pixels); read-only.
+        coefficients: array ``(dim, d_out, d_in, n_spatial)`` with
+            ``filters[j] = coefficients[j] @ spatial``; read-only.  The
+            factored form is what :func:`regular_factors` works on.
+        frequencies: for the harmonic basis, the angular frequency of each
+            spatial function (``(cos, sin)`` pairs for ``m > 0``); None for
+            the pixel basis.
     """
 
     def __init__(
@@ -45,6 +54,9 @@ class KernelBasis:
         kind: str,
         filters: np.ndarray,
         init_mix: np.ndarray | None = None,
+        coefficients: np.ndarray | None = None,
+        spatial: np.ndarray | None = None,
+        frequencies: np.ndarray | None = None,
     ) -> None:
         self.rep_in = rep_in
         self.rep_out = rep_out
@@ -54,6 +66,35 @@ class KernelBasis:
         self.filters.setflags(write=False)
         self.init_mix = np.eye(filters.shape[0]) if init_mix is None else np.ascontiguousarray(init_mix)
         self.init_mix.setflags(write=False)
+        if (coefficients is None) != (spatial is None):
+            raise ValueError("`coefficients` and `spatial` are given together or not at all")
+        if spatial is None:  # the one-hot pixels
+            n, d_o, d_i, k = filters.shape[0], filters.shape[1], filters.shape[2], kernel_size
+            spatial = np.eye(k * k).reshape(k * k, k, k)
+            coefficients = filters.reshape(n, d_o, d_i, k * k)
+        self.spatial = np.ascontiguousarray(spatial)
+        self.coefficients = np.ascontiguousarray(coefficients)
+        self.spatial.setflags(write=False)
+        self.coefficients.setflags(write=False)
+        self.frequencies = frequencies
+
+    def spatial_action(self, g: GroupElement) -> np.ndarray:
+        """``T`` ``(n_spatial, n_spatial)`` with ``spatial[s](g^-1 p) = sum_t T[s, t] spatial[t](p)``.
+
+        Exact: a rotation by ``m`` times the angle on each harmonic pair, a
+        permutation of the pixels for the pixel basis.
+        """
+        if self.frequencies is None:
+            return pixel_action(g, self.kernel_size)
+        g_inv = g.inverse()
+        out = np.zeros((len(self.frequencies),) * 2)
+        s = 0
+        while s < len(self.frequencies):
+            m = int(self.frequencies[s])
+            a = 1 if m == 0 else 2
+            out[s : s + a, s : s + a] = harmonic_action(m, g_inv)
+            s += a
+        return out
 
     @property
     def dim(self) -> int:
@@ -101,11 +142,34 @@ def kernel_basis(
     return _cached_basis(rep_in, rep_out, int(kernel_size), kind)
 
 
+def _drop_rounding(a: np.ndarray) -> np.ndarray:
+    """``a`` with entries below ``1e-14`` of its largest set to exactly zero.
+
+    They are rounding noise (``cos(pi / 2) = 6e-17``) or far Gaussian tails;
+    kept, they become subnormal floats in float32 and slow every GEMM with the
+    basis several times over on CPUs.
+    """
+    a = np.array(a, dtype=np.float64)
+    if a.size:
+        a[np.abs(a) < 1e-14 * np.abs(a).max()] = 0.0
+    return a
+
+
 @lru_cache(maxsize=512)
 def _cached_basis(rep_in: Representation, rep_out: Representation, kernel_size: int, kind: str) -> KernelBasis:
     if kind == "pixel":
         return KernelBasis(
-            rep_in, rep_out, kernel_size, kind, np.ascontiguousarray(pixel_filters(rep_in, rep_out, kernel_size))
+            rep_in, rep_out, kernel_size, kind, _drop_rounding(pixel_filters(rep_in, rep_out, kernel_size))
         )
-    filters, mix = harmonic_basis(rep_in, rep_out, kernel_size)
-    return KernelBasis(rep_in, rep_out, kernel_size, kind, np.ascontiguousarray(filters), mix)
+    h = harmonic_basis(rep_in, rep_out, kernel_size)
+    return KernelBasis(
+        rep_in,
+        rep_out,
+        kernel_size,
+        kind,
+        _drop_rounding(h.filters),
+        h.init_mix,
+        _drop_rounding(h.coefficients),
+        _drop_rounding(h.spatial),
+        h.frequencies,
+    )

@@ -31,7 +31,14 @@ import numpy as np
 from ..groups import GroupElement, Representation
 from ._solve import null_space, orthonormal_coefficients
 
-__all__ = ["HarmonicFactors", "default_max_frequency", "harmonic_basis", "harmonic_factors"]
+__all__ = [
+    "HarmonicBasis",
+    "HarmonicFactors",
+    "default_max_frequency",
+    "harmonic_action",
+    "harmonic_basis",
+    "harmonic_factors",
+]
 
 
 def default_max_frequency(radius: float, outer_radius: float) -> int:
@@ -47,7 +54,7 @@ def default_max_frequency(radius: float, outer_radius: float) -> int:
     return math.floor(2 * radius)
 
 
-def _harmonic_action(m: int, g: GroupElement) -> np.ndarray:
+def harmonic_action(m: int, g: GroupElement) -> np.ndarray:
     """``M`` with ``h_m(g p) = M h_m(p)``."""
     if m == 0:
         return np.ones((1, 1))
@@ -73,7 +80,7 @@ def angular_solutions(rep_in: Representation, rep_out: Representation, m: int) -
     constraints = []
     for g in rep_in.group.generators:
         lhs = np.kron(np.kron(rep_out(g), rep_in(g)), np.eye(a))
-        rhs = np.kron(np.eye(d_o * d_i), _harmonic_action(m, g).T)
+        rhs = np.kron(np.eye(d_o * d_i), harmonic_action(m, g).T)
         constraints.append(lhs - rhs)
     sols = null_space(constraints, dim)
     return sols.reshape(-1, d_o, d_i, a)
@@ -92,7 +99,7 @@ def _permutation_solutions(rep_in: Representation, rep_out: Representation, m: i
     d_o, d_i = rep_out.size, rep_in.size
     perm_o = [rep_out.matrices[g.index].argmax(axis=0) for g in group.elements]  # rho(g) e_j = e_perm[j]
     perm_i = [rep_in.matrices[g.index].argmax(axis=0) for g in group.elements]
-    actions = [_harmonic_action(m, g) for g in group.elements]
+    actions = [harmonic_action(m, g) for g in group.elements]
     seen = np.zeros((d_o, d_i), dtype=bool)
     out = []
     for o in range(d_o):
@@ -124,6 +131,7 @@ class HarmonicFactors(NamedTuple):
 
     spatial: np.ndarray  # (n_spatial, k, k): ring profile x cos / sin, sampled
     blocks: list[tuple[np.ndarray, list[int]]]  # (coeffs (n, d_out, d_in, a), spatial indices (a,))
+    frequencies: np.ndarray  # (n_spatial,): the angular frequency m of each spatial function
 
 
 def harmonic_factors(rep_in: Representation, rep_out: Representation, kernel_size: int) -> HarmonicFactors:
@@ -142,6 +150,7 @@ def harmonic_factors(rep_in: Representation, rep_out: Representation, kernel_siz
     sigma = [0.6] * (len(rings) - 1) + [0.4]
     max_m = max(default_max_frequency(r, outer_r) for r in rings)
     spatial: list[np.ndarray] = []
+    frequencies: list[int] = []
     blocks: list[tuple[np.ndarray, list[int]]] = []
     for m in range(max_m + 1):
         coeffs = angular_solutions(rep_in, rep_out, m)
@@ -158,25 +167,43 @@ def harmonic_factors(rep_in: Representation, rep_out: Representation, kernel_siz
             profile = np.exp(-((radius - r) ** 2) / (2 * s * s))
             blocks.append((coeffs, list(range(len(spatial), len(spatial) + h.shape[0]))))
             spatial.extend(h * profile)
-    return HarmonicFactors(np.array(spatial).reshape(-1, k, k), blocks)
+            frequencies.extend([m] * h.shape[0])
+    return HarmonicFactors(np.array(spatial).reshape(-1, k, k), blocks, np.array(frequencies, dtype=np.int64))
 
 
-def harmonic_basis(rep_in: Representation, rep_out: Representation, kernel_size: int) -> tuple[np.ndarray, np.ndarray]:
-    """The orthonormal harmonic basis, shape ``(dim, d_out, d_in, k, k)``, and its initialisation mix.
+class HarmonicBasis(NamedTuple):
+    """The orthonormal harmonic basis and the factors it is made of.
+
+    ``filters[j] = coefficients[j] @ spatial`` (contracting the last axis of
+    ``coefficients`` with the first of ``spatial``).
+    """
+
+    filters: np.ndarray  # (dim, d_out, d_in, k, k)
+    init_mix: np.ndarray  # (dim, n_raw)
+    coefficients: np.ndarray  # (dim, d_out, d_in, n_spatial)
+    spatial: np.ndarray  # (n_spatial, k, k)
+    frequencies: np.ndarray  # (n_spatial,): m of each spatial function ((cos, sin) pairs for m > 0)
+
+
+def harmonic_basis(rep_in: Representation, rep_out: Representation, kernel_size: int) -> HarmonicBasis:
+    """The orthonormal harmonic basis, shape ``(dim, d_out, d_in, k, k)``, its initialisation mix and factors.
 
     The mix ``(dim, n_raw)`` holds each raw (ring, frequency, solution)
     function, normalised on its own, in the coordinates of the basis; see
-    :attr:`KernelBasis.init_mix`.
+    :attr:`KernelBasis.init_mix`.  The factors are the basis' coefficients on
+    the sampled ring x harmonic functions and those functions.
 
     The Gram matrix of the raw filters is assembled from the small Gram
     matrices of the two factors, orthonormalising coefficients come from it
     (:func:`orthonormal_coefficients`), and the filters are built by one GEMM
     over the spatial factor.
     """
-    spatial, blocks = harmonic_factors(rep_in, rep_out, kernel_size)
+    spatial, blocks, freqs = harmonic_factors(rep_in, rep_out, kernel_size)
     d_o, d_i, k = rep_out.size, rep_in.size, kernel_size
     if not blocks:
-        return np.zeros((0, d_o, d_i, k, k)), np.zeros((0, 0))
+        return HarmonicBasis(
+            np.zeros((0, d_o, d_i, k, k)), np.zeros((0, 0)), np.zeros((0, d_o, d_i, 0)), spatial, freqs
+        )
     flat_s = spatial.reshape(len(spatial), k * k)
     ss = flat_s @ flat_s.T
     sizes = [c.shape[0] for c, _ in blocks]
@@ -207,4 +234,7 @@ def harmonic_basis(rep_in: Representation, rep_out: Representation, kernel_size:
     flat = flat * signs[:, None]
     # the raw functions, each normalised, in the coordinates of the orthonormal basis: raw_j = sum_i R[i, j] f_i
     init_mix = (signs[:, None] * coeffs) @ gram / np.sqrt(np.diag(gram))[None, :]
-    return flat.reshape(-1, d_o, d_i, k, k), init_mix
+    mixed *= signs[:, None, None]
+    return HarmonicBasis(
+        flat.reshape(-1, d_o, d_i, k, k), init_mix, mixed.reshape(-1, d_o, d_i, len(spatial)), spatial, freqs
+    )

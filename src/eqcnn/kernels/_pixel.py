@@ -13,10 +13,33 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..groups import Representation
+from ..groups import GroupElement, Representation
 from ._solve import null_space
 
-__all__ = ["pixel_filters"]
+__all__ = ["pixel_action", "pixel_filters"]
+
+
+def _image(matrix: np.ndarray, c: float, i: int, j: int) -> tuple[int, int]:
+    """The pixel (row, column) that ``(i, j)`` of a grid centred at ``c`` goes to under ``matrix``."""
+    x, y = j - c, c - i
+    nx, ny = matrix @ np.array([x, y])
+    return round(c - ny), round(nx + c)
+
+
+def pixel_action(g: GroupElement, kernel_size: int) -> np.ndarray:
+    """``T`` ``(k*k, k*k)`` with ``psi_s(g^-1 p) = sum_t T[s, t] psi_t(p)`` for the one-hot pixels ``psi``.
+
+    ``psi_s`` moved by ``g`` is the one-hot pixel of ``g``'s image of ``s``.
+    """
+    k = kernel_size
+    c = (k - 1) / 2
+    mat = g.matrix()
+    out = np.zeros((k * k, k * k))
+    for i in range(k):
+        for j in range(k):
+            pi, pj = _image(mat, c, i, j)
+            out[i * k + j, pi * k + pj] = 1.0
+    return out
 
 
 def pixel_filters(rep_in: Representation, rep_out: Representation, kernel_size: int) -> np.ndarray:
@@ -38,9 +61,7 @@ def pixel_filters(rep_in: Representation, rep_out: Representation, kernel_size: 
     mats = [g.matrix() for g in group.elements]
 
     def where(g_idx: int, i: int, j: int) -> tuple[int, int]:
-        x, y = j - c, c - i
-        nx, ny = mats[g_idx] @ np.array([x, y])
-        return round(c - ny), round(nx + c)
+        return _image(mats[g_idx], c, i, j)
 
     seen = np.zeros((k, k), dtype=bool)
     basis = []
