@@ -8,7 +8,8 @@ VENV := .venv
 CORE := .venv-core
 PYTEST_ARGS ?=
 # Idle OpenMP threads sleep instead of spinning: on a busy 2-core machine spinning threads make
-# torch 5-10x slower. Benchmarks set their own thread policy.
+# torch 5-10x slower. Benchmarks run with OpenMP's default policy: PASSIVE slows every parallel
+# op (the plain conv of the tiny case 3x), which would flatter the ratios.
 export OMP_WAIT_POLICY ?= PASSIVE
 
 .PHONY: all demo test test-full test-core test-slow lint format typecheck docs bench examples clean
@@ -58,7 +59,7 @@ docs: $(VENV)/.stamp
 	$(VENV)/bin/mkdocs build --strict --site-dir site
 
 bench: $(VENV)/.stamp
-	$(VENV)/bin/python benchmarks/run.py $(BENCH_ARGS)
+	env -u OMP_WAIT_POLICY $(VENV)/bin/python benchmarks/run.py $(BENCH_ARGS)
 
 examples: $(VENV)/.stamp
 	$(VENV)/bin/python examples/run_all.py --quick

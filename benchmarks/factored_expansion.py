@@ -1,106 +1,136 @@
-"""Factored filter expansion: (weights @ angular coefficients) @ spatial functions, two small GEMMs.
+"""Regular -> regular filter expansion: the factored form (eqcnn's default) against the dense basis.
 
-eqcnn's harmonic basis is ``B = M @ Psi``: ``M`` (dim x d_out*d_in*S) mixes the
-S sampled ring x harmonic functions ``Psi`` (S x k*k; S = 11 at k=5).  Expanding
-through ``M`` then ``Psi`` reads a basis 2.3x smaller than ``B`` and transposes
-an (out*in x S) matrix instead of an (out*in x k*k) one.  This script checks
-that it gives the same filter (to 1e-7) and times a training step of C8 layers
-against the current one-GEMM expansion and the plain conv, interleaved, one
-thread.  ``M`` is recovered here from the cached basis by a least-squares fit
-to ``Psi`` (exact: residual ~1e-9); in the library it would come from
-``eqcnn.kernels`` directly.
+eqcnn expands a regular -> regular filter from its first row, turned by every
+group element (``eqcnn.kernels.regular_factors``): GEMMs with a ``(dim, d_in*S)``
+generator, an ``(S, N*S)`` stack of spatial actions and the ``(S, k*k)`` spatial
+functions, plus one gather.  The alternative is one GEMM with the dense basis
+``(dim, N*N*k*k)``.  This script builds the same layer both ways (same weights,
+filters equal to float32 rounding), and times, interleaved, in one process:
 
-Measured (one thread, C8 k=5): tiny layer 1.35 -> 1.27 of the plain conv,
-normal layer 1.03 -> 1.01.  But "factored" here calls ``F.conv2d`` directly
-while "current" goes through ``Conv2d.forward``; built into ``Conv2d._expand``
-(same ops, same module path as "current") it measured 1.357 vs 1.365 and
-1.027 vs 1.027, i.e. no gain beyond noise, so it was not kept.
+- ``expand``: the filter expansion alone, forward + backward (fixed random filter gradient);
+- ``step``: a training step of the layer, as a ratio to the plain conv2d of the same shape;
 
-    .venv/bin/python benchmarks/factored_expansion.py
+and reports the bytes of constants each layer keeps (per dtype and device).
+
+    .venv/bin/python benchmarks/factored_expansion.py [--rounds 9] [--threads 2]
 """
 
+from __future__ import annotations
+
+import argparse
+import os
 import statistics
 import time
 
-import numpy as np
 import torch
-import torch.nn.functional as F
 
 import eqcnn
+import eqcnn.nn._filter_bank as filter_bank
 from eqcnn import nn as enn
-from eqcnn.kernels._harmonic import harmonic_factors
 
-torch.set_num_threads(1)
+CASES = [  # group, fields in = out, kernel, size, batch
+    (eqcnn.Cyclic(8), 2, 5, 16, 4),
+    (eqcnn.Cyclic(8), 16, 5, 32, 16),
+    (eqcnn.Cyclic(16), 8, 7, 32, 16),
+    (eqcnn.Dihedral(8), 8, 5, 32, 16),
+    (eqcnn.Cyclic(16), 16, 7, 16, 8),
+]
 
 
-def bench(G, nf: int, k: int, size: int, batch: int) -> None:
-    t = G.regular(nf)
-    conv = enn.Conv2d(t, t, k, padding=k // 2)
-    R = G.regular_representation
-    spatial, _ = harmonic_factors(R, R, k)
-    Psi = spatial.reshape(len(spatial), k * k)  # (S, kk)
-    blk = conv._blocks[0]
-    dim = blk["dim"]
-    no = ni = nf
-    do = di = G.order
-    B = conv._buffers[blk["buffer"]].double().numpy().reshape(dim * do * di, k * k)
-    M = B @ np.linalg.pinv(Psi)  # (dim*do*di, S)
-    print("reconstruction error", np.abs(M @ Psi - B).max(), "S =", len(Psi))
-    Mt = torch.tensor(M.reshape(dim, do * di * len(Psi)), dtype=torch.float32)
-    Pt = torch.tensor(Psi, dtype=torch.float32)
-    S = len(Psi)
-    w = conv.weight
+def build(t, k: int, dense: bool) -> enn.Conv2d:
+    saved = filter_bank.regular_factors
+    if dense:
+        filter_bank.regular_factors = lambda basis: None  # type: ignore[assignment]
+    try:
+        return enn.Conv2d(t, t, k, padding=k // 2)
+    finally:
+        filter_bank.regular_factors = saved
 
-    def factored():
-        c = (w.view(no * ni, dim) @ Mt).view(no, ni, do, di, S).transpose(1, 2).reshape(no * do * ni * di, S)
-        return (c @ Pt).view(no * do, ni * di, k, k)
 
-    f1, _ = conv._expand()
-    print("max diff", (factored() - f1).abs().max().item())
-    x = torch.randn(batch, t.size, size, size, requires_grad=True)
-    g = torch.randn(batch, t.size, size, size)
-    bias = conv.bias
-
-    def step_cur():
-        w.grad = None
-        x.grad = None
-        bias.grad = None
-        conv(x).backward(g)
-
-    def step_fac():
-        w.grad = None
-        x.grad = None
-        bias.grad = None
-        F.conv2d(x, factored(), conv._buffers["_bias_basis"] @ bias, 1, k // 2).backward(g)
-
-    plain = torch.nn.Conv2d(t.size, t.size, k, padding=k // 2)
-
-    def step_plain():
-        plain.weight.grad = plain.bias.grad = None
-        x.grad = None
-        plain(x).backward(g)
-
-    fns = dict(plain=step_plain, current=step_cur, factored=step_fac)
+def interleaved(fns: dict, rounds: int, target_s: float) -> dict[str, list[float]]:
     for f in fns.values():
         f()
-    inner = 30 if nf == 2 else 1
-    res = {kk: [] for kk in fns}
-    for r in range(21 if nf == 2 else 6):
-        ks = list(fns)
-        ks = ks[r % 3 :] + ks[: r % 3]
-        for kk in ks:
+    t0 = time.perf_counter()
+    next(iter(fns.values()))()
+    inner = max(1, round(target_s / max(time.perf_counter() - t0, 1e-6)))
+    res: dict[str, list[float]] = {k: [] for k in fns}
+    names = list(fns)
+    for r in range(rounds):
+        for k in names[r % len(names) :] + names[: r % len(names)]:
             t0 = time.perf_counter()
             for _ in range(inner):
-                fns[kk]()
-            res[kk].append((time.perf_counter() - t0) / inner)
+                fns[k]()
+            res[k].append((time.perf_counter() - t0) / inner)
+    return res
+
+
+def expand_fn(m, gf):
+    """The filter expansion alone, forward and backward."""
+    w = m.weight
+
+    def f():
+        w.grad = None
+        m._bank.expand(w).backward(gf)
+
+    return f
+
+
+def step_fn(m, x, gy):
+    """A training step of the layer (input gradient too: a hidden layer)."""
+    ps = list(m.parameters())
+
+    def f():
+        for p in ps:
+            p.grad = None
+        x.grad = None
+        m(x).backward(gy)
+
+    return f
+
+
+def ratio(res: dict[str, list[float]], a: str, b: str) -> float:
+    return statistics.median(x / y for x, y in zip(res[a], res[b]))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rounds", type=int, default=9)
+    ap.add_argument("--threads", type=int, default=None)
+    args = ap.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     print(
-        G,
-        nf,
-        {kk: round(statistics.median(a / b for a, b in zip(v, res["plain"])), 3) for kk, v in res.items()},
-        f"plain {1e3 * statistics.median(res['plain']):.2f} ms",
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads, OMP_WAIT_POLICY "
+        f"{os.environ.get('OMP_WAIT_POLICY', 'default')}, load average {os.getloadavg()[0]:.2f}\n"
     )
+    print("| case | constants dense / factored (KiB) | expand fwd+bwd dense / factored (us) "
+          + "| step / plain: dense | factored |")  # fmt: skip
+    print("|---|---|---|---|---|")
+    for G, nf, k, size, batch in CASES:
+        torch.manual_seed(0)
+        t = G.regular(nf)
+        fac, den = build(t, k, False), build(t, k, True)
+        den.load_state_dict(fac.state_dict())
+        diff = (fac.expand_parameters()[0] - den.expand_parameters()[0]).abs().max().item()
+        if diff > 1e-5:
+            raise SystemExit(f"{G!r} {nf} fields: the two expansions differ by {diff}")
+        kib = [sum(x.numel() * x.element_size() for b in m._bank.blocks for x in b.tensors) / 1024 for m in (den, fac)]
+        plain = torch.nn.Conv2d(t.size, t.size, k, padding=k // 2)
+        x = torch.randn(batch, t.size, size, size, requires_grad=True)
+        gy = torch.randn(batch, t.size, size, size)
+        gf = torch.randn(t.size, t.size, k, k)
+
+        e = interleaved({"dense": expand_fn(den, gf), "factored": expand_fn(fac, gf)}, args.rounds, 0.02)
+        s = interleaved({k: step_fn(m, x, gy) for k, m in (("plain", plain), ("dense", den), ("factored", fac))},
+                        args.rounds, 0.1)  # fmt: skip
+        name = f"{G!r} {nf}->{nf} fields k{k} {size}px b{batch}"
+        print(
+            f"| {name} | {kib[0]:.0f} / {kib[1]:.0f} | {1e6 * statistics.median(e['dense']):.0f} / "
+            f"{1e6 * statistics.median(e['factored']):.0f} | {ratio(s, 'dense', 'plain'):.3f} | "
+            f"{ratio(s, 'factored', 'plain'):.3f} |",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":
-    for case in ((eqcnn.Cyclic(8), 2, 5, 16, 4), (eqcnn.Cyclic(8), 16, 5, 32, 16)):
-        bench(*case)
+    main()

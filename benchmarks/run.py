@@ -170,6 +170,7 @@ def machine() -> dict[str, Any]:
         "python": platform.python_version(),
         "torch": torch.__version__,
         "threads": torch.get_num_threads(),
+        "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "default"),
         "cpu_count": os.cpu_count(),
         "platform": platform.platform(),
         "date_utc": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime()),
@@ -213,7 +214,8 @@ def markdown(report: dict[str, Any]) -> str:
     lines = [
         f"# eqcnn benchmarks ({report['mode']})",
         "",
-        f"- machine: {m.get('cpu_model', '?')}, {m['cpu_count']} cores, torch {m['torch']} ({m['threads']} threads), "
+        f"- machine: {m.get('cpu_model', '?')}, {m['cpu_count']} cores, torch {m['torch']} ({m['threads']} threads, "
+        f"OMP_WAIT_POLICY {m.get('omp_wait_policy', 'default')}), "
         f"escnn {m['escnn']}, python {m['python']}" + (f", GPU {m['cuda_device']}" if "cuda_device" in m else ""),
         f"- date: {m['date_utc']} UTC; load average at start {tuple(round(v, 2) for v in m['loadavg_start'])}, "
         f"at end {tuple(round(v, 2) for v in m['loadavg_end'])}",

@@ -139,3 +139,25 @@ def test_filter_constants_hold_no_subnormal_floats(types):
         f = blk.basis.filters
         small = (f != 0) & (np.abs(f) < 1e-14 * np.abs(f).max())
         assert not small.any()
+
+
+def test_quotient_permutation_inputs_factor_too():
+    # any permutation representation can feed a regular output: C4 acting on 2 channels through C4/C2
+    G = eqcnn.Cyclic(4)
+    swap = np.array([[0.0, 1.0], [1.0, 0.0]])
+    quotient = eqcnn.groups.Representation(G, "quotient(2)", np.stack([np.eye(2), swap, np.eye(2), swap]))
+    R = G.regular_representation
+    basis = kernel_basis(quotient, R, 5)
+    f = regular_factors(basis)
+    assert f is not None
+    assert np.abs(f.filters() - basis.filters).max() < 1e-12
+
+
+def test_float32_filters_match_the_float64_reference():
+    G = eqcnn.Dihedral(4)
+    conv = enn.Conv2d(G.regular(2) + G.trivial(1), G.regular(3), 5)
+    with torch.no_grad():
+        conv.weight.normal_()
+    ref = reference_filter(conv)
+    filt = conv.expand_parameters()[0].detach().double().numpy()
+    assert np.abs(filt - ref).max() < 1e-6 * np.abs(ref).max()

@@ -181,3 +181,83 @@ def test_parametrized_and_pruned_weights_are_the_ones_used():
         conv = getattr(enn.Conv2d(G.regular(2), G.regular(2), 3, padding=1, bias=False), mode)()
         prune.l1_unstructured(conv, "weight", amount=1.0)  # every weight pruned: the output is zero
         assert conv(x).abs().max() == 0
+
+
+def _regular_conv():
+    G = eqcnn.Cyclic(8)
+    conv = enn.Conv2d(G.regular(2) + G.trivial(1), G.regular(2), 5, padding=2)
+    with torch.no_grad():
+        conv.bias.normal_()
+    return conv
+
+
+def test_pickled_layers_keep_the_constants_but_not_the_float64_bases():
+    torch.manual_seed(0)
+    conv = _regular_conv()
+    x = torch.randn(1, 17, 9, 9)
+    ref = conv(x)
+    blob = pickle.dumps(conv)
+    basis_bytes = sum(blk.basis.filters.nbytes + blk.basis.coefficients.nbytes for blk in conv._bank.blocks)
+    const_bytes = sum(t.numel() * t.element_size() for blk in conv._bank.blocks for t in blk.tensors)
+    assert len(blob) < const_bytes + basis_bytes / 4  # the float64 bases are looked up again on load
+    clone = pickle.loads(blob)
+    assert relative_error(clone(x), ref) == 0.0
+    assert all(a.basis is b.basis for a, b in zip(clone._bank.blocks, conv._bank.blocks))  # the cached ones
+
+
+def test_meta_device_init_then_to_empty_gives_real_constants():
+    torch.manual_seed(0)
+    conv = _regular_conv()
+    x = torch.randn(1, 17, 9, 9)
+    ref = conv(x)
+    with torch.device("meta"):
+        lazy = _regular_conv()
+    assert all(t.device.type == "meta" for blk in lazy._bank.blocks for t in blk.tensors)
+    lazy = lazy.to_empty(device="cpu")
+    lazy.load_state_dict(conv.state_dict())
+    assert relative_error(lazy(x), ref) == 0.0
+    # and building under the meta device did not leave meta tensors in the shared caches
+    fresh = _regular_conv()
+    fresh.load_state_dict(conv.state_dict())
+    assert relative_error(fresh(x), ref) == 0.0
+
+
+def test_dtype_changes_rebuild_the_constants_from_float64():
+    conv = _regular_conv()
+    fresh = [t.clone() for blk in conv._bank.blocks for t in blk.tensors]
+    back = copy.deepcopy(conv).double().float()
+    assert all(torch.equal(a, b) for a, b in zip(fresh, [t for blk in back._bank.blocks for t in blk.tensors]))
+    half = copy.deepcopy(conv).half()
+    for blk, ref_blk in zip(half._bank.blocks, conv.double()._bank.blocks):
+        for t, r in zip(blk.tensors, ref_blk.tensors):
+            if t.is_floating_point():  # rounded once from float64, not twice through float32
+                tiny = torch.finfo(torch.float16).tiny
+                assert torch.equal(t, torch.where(r.abs() < tiny, 0.0, r).half())
+
+
+def test_eval_cache_filled_under_autocast_serves_float32_calls_exactly():
+    torch.manual_seed(0)
+    conv = _regular_conv().eval()
+    x = torch.randn(1, 17, 9, 9)
+    ref = copy.deepcopy(conv)(x)
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        conv(x)  # fills the cache
+    assert conv.expand_parameters()[0].dtype == torch.float32
+    assert relative_error(conv(x), ref) == 0.0
+
+
+def test_partly_pruned_weights_are_the_ones_used():
+    from torch.nn.utils import prune
+
+    torch.manual_seed(0)
+    conv = _regular_conv()
+    prune.l1_unstructured(conv, "weight", amount=0.5)
+    twin = _regular_conv()
+    with torch.no_grad():
+        twin.weight.copy_(conv.weight)  # the pruned weight: half of it zero
+        twin.bias.copy_(conv.bias)
+    x = torch.randn(1, 17, 9, 9)
+    for mode in ("train", "eval"):
+        conv.train(mode == "train")
+        twin.train(mode == "train")
+        assert relative_error(conv(x), twin(x)) == 0.0

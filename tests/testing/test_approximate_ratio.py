@@ -27,7 +27,7 @@ class _FixedFilterConv(enn.Conv2d):
         super().__init__(in_type, out_type, 5, padding=2, bias=False)
         self.filt = filt
 
-    def _expand(self):
+    def _expand(self, w=None, b=None):
         return self.filt.expand(self.out_type.size, self.in_type.size, 5, 5).contiguous(), None
 
 

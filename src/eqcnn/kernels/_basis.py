@@ -76,13 +76,16 @@ class KernelBasis:
         self.coefficients = np.ascontiguousarray(coefficients)
         self.spatial.setflags(write=False)
         self.coefficients.setflags(write=False)
-        self.frequencies = frequencies
+        self.frequencies = None if frequencies is None else np.array(frequencies, dtype=np.int64)
+        if self.frequencies is not None:
+            self.frequencies.setflags(write=False)
 
     def spatial_action(self, g: GroupElement) -> np.ndarray:
         """``T`` ``(n_spatial, n_spatial)`` with ``spatial[s](g^-1 p) = sum_t T[s, t] spatial[t](p)``.
 
-        Exact: a rotation by ``m`` times the angle on each harmonic pair, a
-        permutation of the pixels for the pixel basis.
+        A rotation by ``m`` times the angle on each harmonic pair (exact for the
+        continuous functions, and so for their samples at elements that map
+        the grid onto itself), a permutation of the pixels for the pixel basis.
         """
         if self.frequencies is None:
             return pixel_action(g, self.kernel_size)

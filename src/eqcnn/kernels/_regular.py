@@ -46,7 +46,9 @@ class RegularFactors:
     - ``spatial`` ``(S, k, k)``: the basis' spatial functions.
 
     ``coefficients[j, c, d] == actions[c] @ generator[j, sources[c, d]]``
-    (checked to rounding when the factors are made).
+    (to rounding: the tests check every basis filter of every group; making
+    the factors checks the first 32).  The arrays are read-only: the factors
+    are cached and shared.
     """
 
     generator: np.ndarray
@@ -106,4 +108,7 @@ def _regular_factors(basis: KernelBasis) -> RegularFactors | None:
         if np.abs(turned - coef[probe, c]).max() > 1e-9 * max(float(np.abs(coef[probe]).max()), 1e-300):
             return None  # not the structure derived above: keep the dense basis
     actions[np.abs(actions) < 1e-14] = 0.0  # exact zeros at quarter turns (and no float32 subnormals)
-    return RegularFactors(np.ascontiguousarray(generator), actions, sources, basis.spatial)
+    generator = np.ascontiguousarray(generator)
+    for a in (generator, actions, sources):
+        a.setflags(write=False)
+    return RegularFactors(generator, actions, sources, basis.spatial)

@@ -45,7 +45,7 @@ def _constant(a: np.ndarray, dtype: torch.dtype) -> torch.Tensor:
     Subnormal operands slow CPU GEMMs several times over (measured: 55 us
     instead of 9 us for one C8 expansion), and at that size they carry nothing.
     """
-    t = torch.tensor(a, dtype=dtype)
+    t = torch.tensor(a, dtype=dtype, device="cpu")  # cached and shared: never on an ambient default device
     if t.is_floating_point():
         t[t.abs() < torch.finfo(dtype).tiny] = 0.0
     return t
@@ -72,13 +72,15 @@ def _factor_tensors(factors: RegularFactors, dtype: torch.dtype) -> tuple[torch.
     )
 
 
+@lru_cache(maxsize=256)
 def _gather_index(factors: RegularFactors, n_in: int) -> torch.Tensor:
     """Where each entry of the turned rows, laid out ``(c, in field, d, s)``, is read from the GEMM's output.
 
-    The GEMM of :meth:`FilterBank.expand` gives, per output field, the
+    The second GEMM of :meth:`_Block.expand` gives, per output field, the
     coefficients laid out ``(in field, d', c, s)``: row ``e``'s entry at input
     channel ``d'`` turned by the element of channel ``c``.  Row ``c`` at channel
-    ``d`` is the one with ``d' = sources[c, d]``.
+    ``d`` is the one with ``d' = sources[c, d]``.  (A CPU tensor, int32 when it
+    fits, shared by the layers of the same shape.)
     """
     n, d_in = factors.sources.shape
     n_sp = factors.spatial.shape[0]
@@ -86,25 +88,51 @@ def _gather_index(factors: RegularFactors, n_in: int) -> torch.Tensor:
     i = np.arange(n_in)[None, :, None, None]
     d_src = factors.sources[:, None, :, None]
     s = np.arange(n_sp)[None, None, None, :]
-    return torch.from_numpy((((i * d_in + d_src) * n + c) * n_sp + s).reshape(-1))
+    index = (((i * d_in + d_src) * n + c) * n_sp + s).reshape(-1)
+    return torch.from_numpy(index.astype(np.int32 if index.size < 2**31 else np.int64))
+
+
+def _default_device() -> torch.device:
+    """Where a tensor made without ``device=`` goes (follows ``with torch.device(...)``)."""
+    return torch.empty(0).device
 
 
 class _Block:
-    """One (dst rep, src rep) block of the filter: ``n_out x n_in`` fields, dense or factored basis."""
+    """One (dst rep, src rep) block of the filter: ``n_out x n_in`` fields, dense or factored basis.
+
+    Its tensors are constants made from the cached float64 basis; pickling keeps
+    them (so ``torch.load(map_location=...)`` moves them) but not the basis,
+    which is looked up again from its representations on load.
+    """
 
     def __init__(self, basis: KernelBasis, n_out: int, n_in: int, out_group: int, offset: int, dtype, device) -> None:
-        self.basis = basis
         self.n_out, self.n_in, self.out_group, self.offset = n_out, n_in, out_group, offset
         self.d_out, self.d_in, self.dim = basis.rep_out.size, basis.rep_in.size, basis.dim
         self.size = n_out * n_in * basis.dim
+        self._attach(basis)
+        self.tensors: list[torch.Tensor] = []
+        self.build(dtype, device)
+
+    def _attach(self, basis: KernelBasis) -> None:
+        self.basis = basis
         self.factors = regular_factors(basis) if basis.dim else None
         self.factored = self.factors is not None
         if self.factors is not None:
             self.n_spatial = self.factors.spatial.shape[0]
             # the pixel basis' spatial functions are the pixels: no last GEMM
             self.pixels = bool(np.array_equal(self.factors.spatial.reshape(self.n_spatial, -1), np.eye(self.n_spatial)))
-        self.tensors: list[torch.Tensor] = []
-        self.build(dtype, device)
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        b = state.pop("basis")
+        del state["factors"]
+        state["basis_key"] = (b.rep_in, b.rep_out, b.kernel_size, b.kind)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        key = state.pop("basis_key")
+        self.__dict__.update(state)
+        self._attach(kernel_basis(*key))
 
     def build(self, dtype: torch.dtype, device: Any) -> None:
         """(Re)make the constant tensors in ``dtype`` on ``device`` from the float64 bases."""
@@ -144,7 +172,7 @@ class FilterBank:
     fields are grouped by representation, and each (dst rep, src rep) block is
     expanded from its weights with the cached :class:`~eqcnn.kernels.KernelBasis`:
     regular -> regular blocks through the basis' :func:`~eqcnn.kernels.regular_factors`
-    (three small GEMMs and a gather), the others by one GEMM with the dense basis.
+    (small GEMMs and a gather), the others by one GEMM with the dense basis.
     For the trivial group with the pixel basis the map is the identity and the
     weight *is* the filter (``torch.nn.Conv2d``'s layout).
 
@@ -177,8 +205,8 @@ class FilterBank:
         dst_groups, dst_inv = group_fields(dst)
         src_groups, src_inv = group_fields(src)
         dtype = dtype or torch.get_default_dtype()
+        device = torch.device(device) if device is not None else _default_device()
         self.dtype = dtype
-        self.device = torch.device(device) if device is not None else torch.device("cpu")
         offset = 0
         for oi, (ro, ofields) in enumerate(dst_groups):
             for ri, ifields in src_groups:
@@ -188,9 +216,9 @@ class FilterBank:
                 offset += blk.size
         self.size = offset
         self.n_out_groups = len(dst_groups)
-        if dst_inv != sorted(dst_inv) or src_inv != sorted(src_inv):
+        self._perm_lists = (dst_inv, src_inv) if dst_inv != sorted(dst_inv) or src_inv != sorted(src_inv) else None
+        if self._perm_lists is not None:
             self.perms = (torch.tensor(dst_inv, device=device), torch.tensor(src_inv, device=device))
-
         # one block covering the whole weight (e.g. regular -> regular) is the common case: no slicing or cat
         if len(self.blocks) == 1 and self.blocks[0].dim > 0 and self.perms is None:
             self.single = self.blocks[0]
@@ -200,24 +228,25 @@ class FilterBank:
         return self.shape if self.identity else (self.size,)
 
     def apply_(self, fn: Callable[[torch.Tensor], torch.Tensor]) -> None:
-        """Move or cast the constant tensors like ``nn.Module._apply`` does its buffers.
+        """Follow ``nn.Module._apply`` (``.to()``, ``.cuda()``, ``.half()``, ``.to_empty()``...).
 
-        A new floating dtype rebuilds them from the float64 bases, so ``.double()``
-        gives float64-accurate filters, not float32 ones widened.
+        The constants are rebuilt from the float64 bases on the device and in
+        the floating dtype that ``fn`` gives a float tensor: so ``.double()``
+        gives float64-accurate filters, not float32 ones widened, and
+        ``.to_empty()`` after meta-device initialisation gives real constants,
+        not uninitialised memory.
         """
         if self.identity:
             return
-        probe = fn(torch.zeros(1, dtype=self.dtype, device=self.device))
-        if probe.dtype != self.dtype and probe.is_floating_point():
+        held = [t for blk in self.blocks for t in blk.tensors]
+        current = held[0].device if held else _default_device()
+        probe = fn(torch.zeros(1, dtype=self.dtype, device=current))
+        if probe.is_floating_point():
             self.dtype = probe.dtype
-            for blk in self.blocks:
-                blk.build(probe.dtype, probe.device)
-        else:
-            for blk in self.blocks:
-                blk.tensors = [fn(t) for t in blk.tensors]
-        self.device = probe.device
-        if self.perms is not None:
-            self.perms = (fn(self.perms[0]), fn(self.perms[1]))
+        for blk in self.blocks:
+            blk.build(self.dtype, probe.device)
+        if self._perm_lists is not None:
+            self.perms = tuple(torch.tensor(p, device=probe.device) for p in self._perm_lists)  # type: ignore[assignment]
 
     def expand(self, w: torch.Tensor) -> torch.Tensor:
         """The filter ``(dst.size, src.size, kh, kw)`` for the weight ``w``."""
@@ -281,13 +310,27 @@ class InvariantBias:
         inv = t.invariant_basis
         self.size = inv.shape[1] if inv.size else 0
         self.identity = inv.shape[0] == self.size and np.array_equal(inv, np.eye(self.size))
-        self.basis = _constant(inv.reshape(t.size, self.size), dtype or torch.get_default_dtype()).to(device)
+        self._matrix = inv.reshape(t.size, self.size)
+        self.basis = _constant(self._matrix, dtype or torch.get_default_dtype()).to(
+            device if device is not None else _default_device()
+        )
 
     def apply_(self, fn: Callable[[torch.Tensor], torch.Tensor]) -> None:
-        self.basis = fn(self.basis)  # (entries 0 and 1 only: exact in every dtype)
+        probe = fn(torch.zeros(1, dtype=self.basis.dtype, device=self.basis.device))
+        dtype = probe.dtype if probe.is_floating_point() else self.basis.dtype
+        self.basis = _constant(self._matrix, dtype).to(probe.device)  # rebuilt, as FilterBank.apply_ does
 
     def expand(self, b: torch.Tensor) -> torch.Tensor:
         return b if self.identity else self.basis @ b
+
+
+def _autocast_on(device_type: str) -> bool:
+    if device_type not in ("cpu", "cuda", "xpu", "mps"):
+        return False
+    try:
+        return bool(torch.is_autocast_enabled(device_type))
+    except TypeError:  # torch < 2.4
+        return bool(torch.is_autocast_enabled() if device_type == "cuda" else torch.is_autocast_cpu_enabled())
 
 
 def load_filter(plain: torch.nn.Module, filt: torch.Tensor, bias: torch.Tensor | None, training: bool) -> Any:
