@@ -56,7 +56,7 @@ class Representation:
         return self.matrices[g.index]
 
     def __eq__(self, other: object) -> bool:
-        return (
+        return self is other or (
             isinstance(other, Representation)
             and self.group == other.group
             and self.name == other.name
@@ -90,11 +90,11 @@ class Representation:
             basis[:, j] = col / col[np.argmax(np.abs(col))]
         return basis
 
-    @property
+    @cached_property
     def is_trivial(self) -> bool:
         return self.size == 1 and bool(np.all(self.matrices == 1))
 
-    @property
+    @cached_property
     def is_permutation(self) -> bool:
         """Whether every matrix is a permutation (e.g. trivial and regular)."""
         m = self.matrices
