@@ -146,15 +146,15 @@ def kernel_basis(
 
 
 def _drop_rounding(a: np.ndarray) -> np.ndarray:
-    """``a`` with entries below ``1e-14`` of its largest set to exactly zero.
+    """``a`` (a fresh array, changed in place) with entries below ``1e-14`` of its largest set to exactly zero.
 
     They are rounding noise (``cos(pi / 2) = 6e-17``) or far Gaussian tails;
-    kept, they become subnormal floats in float32 and slow every GEMM with the
-    basis several times over on CPUs.
+    kept, they can become subnormal floats in float32, which slow every GEMM
+    with the basis several times over on CPUs.
     """
-    a = np.array(a, dtype=np.float64)
     if a.size:
-        a[np.abs(a) < 1e-14 * np.abs(a).max()] = 0.0
+        mag = np.abs(a)
+        a[mag < 1e-14 * mag.max()] = 0.0
     return a
 
 
