@@ -361,7 +361,7 @@ def test_bases_are_not_buffers_but_follow_the_module():
     consts = [t for blk in conv._bank.blocks for t in blk.tensors]
     assert any(blk.factored for blk in conv._bank.blocks) and any(not blk.factored for blk in conv._bank.blocks)
     assert all(t.dtype == torch.float64 for t in consts if t.is_floating_point())
-    assert all(t.dtype == torch.int32 for t in consts if not t.is_floating_point())  # gather indices stay indices
+    assert all(t.dtype == torch.int64 for t in consts if not t.is_floating_point())  # gather indices stay indices
     x = torch.randn(1, 17, 9, 9, dtype=torch.float64)
     assert conv(x).dtype == torch.float64
 
