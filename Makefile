@@ -8,8 +8,9 @@ VENV := .venv
 CORE := .venv-core
 PYTEST_ARGS ?=
 # Idle OpenMP threads sleep instead of spinning: on a busy 2-core machine spinning threads make
-# torch 5-10x slower. Benchmarks run with OpenMP's default policy: PASSIVE slows every parallel
-# op (the plain conv of the tiny case 3x), which would flatter the ratios.
+# torch 5-10x slower (the test runs share the cores with other jobs). Benchmarks run with OpenMP's
+# default policy, as users do: PASSIVE slows every parallel op (the plain conv of the tiny case 3x),
+# which would flatter the ratios to it; the benchmarks' interleaved rounds absorb load drift.
 export OMP_WAIT_POLICY ?= PASSIVE
 
 .PHONY: all demo test test-full test-core test-slow lint format typecheck docs bench examples clean

@@ -279,7 +279,7 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="the target cases only, few rounds (< 60 s)")
     ap.add_argument("--device", choices=["cpu", "cuda", "all"], default="all", help="'all': CPU, and CUDA if present")
-    ap.add_argument("--rounds", type=int, default=None, help="interleaved rounds per case (default 5 quick, 9 full)")
+    ap.add_argument("--rounds", type=int, default=None, help="interleaved rounds per case (default 3 quick, 9 full)")
     ap.add_argument("--cases", nargs="*", default=None, help="only cases whose name contains one of these")
     ap.add_argument(
         "--memory",

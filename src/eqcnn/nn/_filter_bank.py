@@ -369,7 +369,7 @@ class ExpandedFilterModule(EquivariantModule):
         """The full filter (``torch``'s layout for the layer) and bias ``(out_type.size,)``.
 
         In eval mode the result is cached until the weights change (in-place
-        updates, ``load_state_dict``, ``.to()``) or ``train()`` is called; while
+        updates, ``load_state_dict``, ``.to()``) or the module's mode changes; while
         gradients to the weights are wanted, or under ``torch.compile``, it is
         recomputed.  Writes through ``weight.data`` bypass PyTorch's version
         counter: call :meth:`clear_cache` after them.
