@@ -1,0 +1,30 @@
+"""The benchmark scripts that reach into the layers' internals still run (a smoke run each, slow).
+
+`benchmarks/factored_expansion.py` once went stale when the internals it read were refactored;
+these runs catch that. The numbers they print are not checked here (benchmarks, not tests), but
+each script verifies its own candidates against each other before timing them.
+"""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("script", "args", "expect"),
+    [
+        ("factored_expansion.py", ["--rounds", "1"], "| Cyclic(16) 16->16 fields k7 16px b8 |"),
+        ("tiny_overhead.py", ["--rounds", "1", "--inner", "1"], "| fused floor |"),
+    ],
+)
+def test_benchmark_script_runs(script, args, expect):
+    out = subprocess.run(
+        [sys.executable, str(BENCH / script), *args], capture_output=True, text=True, timeout=600, check=False
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert expect in out.stdout
