@@ -23,7 +23,11 @@ GROUPS = {
 
 @dataclass(frozen=True)
 class Case:
-    """One layer: ``kind`` is "group" (regular -> regular) or "lift" (3 scalar channels -> regular)."""
+    """One layer: ``kind`` is "group" (regular -> regular) or "lift" (3 scalar channels -> regular).
+
+    ``gpu`` marks the cases of the CUDA targets (>= 64 channels, 64x64, batch 32), run by default
+    on CUDA only (they take seconds per step on a CPU; ``--cases gpu`` runs them anywhere).
+    """
 
     name: str
     group: str
@@ -33,6 +37,7 @@ class Case:
     kernel_size: int
     size: int
     batch: int
+    gpu: bool = False
 
 
 def _cases(group: str) -> list[Case]:
@@ -42,17 +47,24 @@ def _cases(group: str) -> list[Case]:
         Case(f"{group} tiny 2->2 fields k5 16px b4", group, "group", 2, 2, 5, 16, 4),
         Case(f"{group} normal {normal}->{normal} fields k5 32px b16", group, "group", normal, normal, 5, 32, 16),
         Case(f"{group} lift 3->{normal} fields k5 32px b16", group, "lift", 3, normal, 5, 32, 16),
+        *(
+            Case(f"{group} gpu {n}->{n} fields k5 64px b32", group, "group", n, n, 5, 64, 32, gpu=True)
+            for n in (max(1, 64 // order), normal)
+        ),
     ]
 
 
-def cases_for(mode: str, only: list[str] | None) -> list[Case]:
+def cases_for(mode: str, only: list[str] | None, device: str = "cpu") -> list[Case]:
+    """The cases of a run: the CPU ones, plus the ``gpu`` ones on CUDA (or when ``only`` names them)."""
     if mode == "quick":
         cases = [c for c in _cases("C8") if c.kind == "group"]
+        widest = max(c.fields_in for c in cases if c.gpu)
+        cases = [c for c in cases if not c.gpu or c.fields_in == widest]  # one GPU case: 128 channels
     else:
         cases = [c for g in GROUPS for c in _cases(g)]
     if only:
-        cases = [c for c in cases if any(s in c.name for s in only)]
-    return cases
+        return [c for c in cases if any(s in c.name for s in only)]
+    return [c for c in cases if device == "cuda" or not c.gpu]
 
 
 def _types(case: Case):

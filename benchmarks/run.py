@@ -54,6 +54,9 @@ def _calibrate(fn, device: str, target_s: float) -> int:
     return max(1, min(1000, round(target_s / max(once, 1e-6))))
 
 
+MODES = ("train", "eval", "train_bf16", "eval_bf16")  # the last two under bf16 autocast (--autocast)
+
+
 def interleaved(fns: dict[str, Any], rounds: int, device: str, target_s: float) -> dict[str, Any]:
     """Time every candidate once per round, in an order rotating with the round.
 
@@ -78,14 +81,27 @@ def interleaved(fns: dict[str, Any], rounds: int, device: str, target_s: float) 
     return out
 
 
-def bench_case(case: Case, device: str, rounds: int, target_s: float, with_memory: bool) -> dict[str, Any]:
+def _autocast(fn, device: str):
+    """``fn`` run under ``torch.autocast(device, bfloat16)``."""
+
+    def wrapped() -> None:
+        with torch.autocast(device, dtype=torch.bfloat16):
+            fn()
+
+    return wrapped
+
+
+def bench_case(
+    case: Case, device: str, rounds: int, target_s: float, with_memory: bool, autocast: bool = False
+) -> dict[str, Any]:
     torch.manual_seed(0)
     cands = build_candidates(case, device)
     row: dict[str, Any] = {"case": asdict(case), "device": device}
-    for mode in ("train", "eval"):
+    for mode in MODES if autocast else MODES[:2]:
         for c in cands.values():
-            c["module"].train(mode == "train")  # once: switching modes drops the cached filters
-        fns = {name: c[mode] for name, c in cands.items()}
+            c["module"].train(mode.startswith("train"))  # once: switching modes drops the cached filters
+        step = mode.split("_")[0]
+        fns = {name: c[step] if step == mode else _autocast(c[step], device) for name, c in cands.items()}
         row[mode] = interleaved(fns, rounds, device, target_s)
         if with_memory:
             row[mode]["peak_bytes"] = {name: peak_bytes(fn, device) for name, fn in fns.items()}
@@ -230,7 +246,7 @@ def markdown(report: dict[str, Any]) -> str:
     ]
     for row in report["layers"]:
         c = row["case"]
-        for mode in ("train", "eval"):
+        for mode in (m for m in MODES if m in row):
             r = row[mode]
             med, rat = r["median_s"], r["ratio_to_plain"]
             pk = r.get("peak_bytes", {})
@@ -287,6 +303,12 @@ def main(argv: list[str] | None = None) -> None:
         default=None,
         help="measure peak memory (default: on, off with --quick)",
     )
+    ap.add_argument(
+        "--autocast",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="also time every case under bf16 autocast (default: on for CUDA, off for the CPU)",
+    )
     ap.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's choice)")
     ap.add_argument("--out", type=Path, default=RESULTS)
     args = ap.parse_args(argv)
@@ -305,16 +327,20 @@ def main(argv: list[str] | None = None) -> None:
 
     memory = (not args.quick) if args.memory is None else args.memory
     report: dict[str, Any] = {"mode": mode, "machine": machine(), "layers": []}
+    args.out.mkdir(parents=True, exist_ok=True)
+    partial = args.out / f"{mode}.partial.json"  # each case as it finishes, in case the run is cut short
     for device in devices:
-        for case in cases_for(mode, args.cases):
+        autocast = (device == "cuda") if args.autocast is None else args.autocast
+        for case in cases_for(mode, args.cases, device):
             print(f"[{device}] {case.name} ...", file=sys.stderr, flush=True)
-            report["layers"].append(bench_case(case, device, rounds, target_s, memory))
+            report["layers"].append(bench_case(case, device, rounds, target_s, memory, autocast))
+            partial.write_text(json.dumps(report, indent=1) + "\n")
     report["model_build"] = model_build_times(["C8"] if args.quick else ["C4", "C8", "D4"], 16, 1 if args.quick else 3)
     report["import"] = import_times(2 if args.quick else 7)
     report["machine"]["loadavg_end"] = os.getloadavg()
 
-    args.out.mkdir(parents=True, exist_ok=True)
     (args.out / f"{mode}.json").write_text(json.dumps(report, indent=1) + "\n")
+    partial.unlink(missing_ok=True)
     md = markdown(report)
     (args.out / f"{mode}.md").write_text(md)
     print(md)

@@ -20,9 +20,16 @@ BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
     [
         ("factored_expansion.py", ["--rounds", "1"], "| Cyclic(16) 16->16 fields k7 16px b8 |"),
         ("tiny_overhead.py", ["--rounds", "1", "--inner", "1"], "| fused floor |"),
+        (  # the CUDA target case and the bf16 autocast modes, run on the CPU
+            "run.py",
+            ["--quick", "--device", "cpu", "--cases", "C8 gpu", "--autocast", "--rounds", "1", "--no-memory"],
+            "| cpu | C8 gpu 16->16 fields k5 64px b32 | eval_bf16 |",
+        ),
     ],
 )
-def test_benchmark_script_runs(script, args, expect):
+def test_benchmark_script_runs(script, args, expect, tmp_path):
+    if script == "run.py":
+        args = [*args, "--out", str(tmp_path)]  # not over the committed results
     out = subprocess.run(
         [sys.executable, str(BENCH / script), *args], capture_output=True, text=True, timeout=600, check=False
     )
