@@ -1,11 +1,10 @@
 #!/usr/bin/env bash
 # Run here (with internet access to the package registry), before a session on a lent GPU machine:
-# downloads escnn and the pure-Python or cp312 wheels it needs into .whl/ (git-ignored), for the
+# downloads escnn and the pure-Python or cp312 wheels it needs into .whl/ (in .gitignore), for the
 # escnn columns of the CUDA benchmarks. The GPU image has Python 3.12, torch, scipy and numpy 2;
 # escnn's lie_learn needs numpy 1, so numpy 1.26 comes too and shadows numpy 2 in that one process.
 set -euo pipefail
 cd "$(git rev-parse --show-toplevel)"
-grep -qx '/.whl/' .git/info/exclude 2>/dev/null || echo '/.whl/' >> .git/info/exclude
 python3 -m pip download --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
   --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
   -d .whl escnn==1.0.11 lie_learn==0.0.2 pymanopt==2.2.1 autograd==1.9.1 numpy==1.26.4
