@@ -38,6 +38,11 @@ def test_trivial_conv_is_torch_conv_with_same_parameter_count():
         dict(kernel_size=4, padding=1, padding_mode="reflect"),
         dict(kernel_size=3, padding="same", padding_mode="circular", bias=False),
         dict(kernel_size=3, padding=1, groups=2),
+        # 'same' with an even dilated kernel: torch pads one more row/column after
+        dict(kernel_size=4, padding="same"),
+        dict(kernel_size=(2, 3), padding="same", padding_mode="reflect"),
+        dict(kernel_size=(4, 2), padding="same", dilation=(3, 1), padding_mode="circular"),
+        dict(kernel_size=2, padding="same", padding_mode="replicate", groups=2),
     ],
 )
 def test_trivial_conv_matches_torch_for_options(kwargs):
@@ -52,6 +57,19 @@ def test_trivial_conv_matches_torch_for_options(kwargs):
             conv.bias.copy_(ref.bias)
     x = torch.randn(2, 4, 11, 13)
     torch.testing.assert_close(conv(x), ref(x), rtol=1e-6, atol=1e-6)
+    torch.testing.assert_close(conv.export()(x), ref(x), rtol=1e-6, atol=1e-6)
+
+
+def test_same_padding_prints_as_given():
+    T, G = eqcnn.Trivial(), eqcnn.Cyclic(4)
+    even = enn.Conv2d(T.trivial(2), T.trivial(2), 4, padding="same")
+    assert repr(even) == "Conv2d(Trivial().trivial(2), Trivial().trivial(2), kernel_size=4, padding='same')"
+    odd = enn.Conv2d(G.regular(1), G.regular(1), 5, padding="same", dilation=2)
+    assert repr(odd) == "Conv2d(Cyclic(4).regular(1), Cyclic(4).regular(1), kernel_size=5, padding='same', dilation=2)"
+    assert odd.padding == (4, 4) and even.padding == (1, 1)
+    clone = pickle.loads(pickle.dumps(even))
+    x = torch.randn(1, 2, 6, 7)
+    assert clone(x).shape == x.shape and torch.equal(clone(x), even(x))
 
 
 # -- exact equivariance ---------------------------------------------------------------------

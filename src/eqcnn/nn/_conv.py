@@ -43,7 +43,9 @@ class Conv2d(ExpandedFilterModule):
         out_type: field type of the output; same group as ``in_type``.
         kernel_size: odd int for groups larger than Trivial.
         stride, padding, dilation, groups, bias, padding_mode, device, dtype:
-            as ``torch.nn.Conv2d``; ``padding`` may be ``"same"`` or ``"valid"``;
+            as ``torch.nn.Conv2d``; ``padding`` may be ``"same"`` (an even kernel
+            of ``Trivial()`` gets the extra row and column at the bottom and
+            right, as in torch) or ``"valid"``;
             ``groups`` must be 1 except for ``Trivial()``.
         basis: ``"auto"`` (pixel basis for Trivial, harmonic otherwise),
             ``"harmonic"`` or ``"pixel"`` (groups that map the grid onto itself).
@@ -60,6 +62,10 @@ class Conv2d(ExpandedFilterModule):
         >>> conv(torch.randn(2, 3, 32, 32)).shape
         torch.Size([2, 32, 32, 32])
     """
+
+    # torch's 'same' padding with an even kernel: one more row/column after (set in _parse_padding)
+    _same_extra: tuple[int, int] = (0, 0)
+    _padding_same: bool = False
 
     def __init__(
         self,
@@ -135,6 +141,9 @@ class Conv2d(ExpandedFilterModule):
 
     # -- construction helpers ----------------------------------------------------------
     def _parse_padding(self, padding: Any) -> tuple[int, int]:
+        """The padding before each axis; torch's ``'same'`` with an even dilated kernel pads one more after."""
+        self._same_extra = (0, 0)  # extra rows at the bottom, columns at the right
+        self._padding_same = isinstance(padding, str) and padding == "same"
         if isinstance(padding, str):
             check_choice("padding", padding, ("same", "valid"))
             if padding == "valid":
@@ -142,12 +151,8 @@ class Conv2d(ExpandedFilterModule):
             if self.stride != (1, 1):
                 raise ValueError(f"`padding`='same' needs stride 1 (as in torch), got stride={self.stride}")
             total = [d * (k - 1) for d, k in zip(self.dilation, self.kernel_size)]
-            if any(t % 2 for t in total):
-                # torch pads asymmetrically here; we only allow the symmetric case
-                raise ValueError(
-                    f"`padding`='same' needs an odd dilated kernel size, got kernel_size={self.kernel_size}, "
-                    f"dilation={self.dilation}"
-                )
+            # as torch: an odd total puts the extra row/column after (only even kernels of Trivial() get here)
+            self._same_extra = (total[0] % 2, total[1] % 2)
             return (total[0] // 2, total[1] // 2)
         return pair("padding", padding, minimum=0)
 
@@ -183,9 +188,10 @@ class Conv2d(ExpandedFilterModule):
         if filt.dtype != x.dtype and not torch.is_autocast_enabled():
             filt = filt.to(x.dtype)
             bias = None if bias is None else bias.to(x.dtype)
-        if self.padding_mode != "zeros":
-            ph, pw = self.padding
-            x = F.pad(x, (pw, pw, ph, ph), mode=self.padding_mode)
+        if self.padding_mode != "zeros" or self._same_extra != (0, 0):
+            (ph, pw), (eh, ew) = self.padding, self._same_extra
+            mode = "constant" if self.padding_mode == "zeros" else self.padding_mode
+            x = F.pad(x, (pw, pw + ew, ph, ph + eh), mode=mode)
             return F.conv2d(x, filt, bias, self.stride, 0, self.dilation, self.groups)
         return F.conv2d(x, filt, bias, self.stride, self.padding, self.dilation, self.groups)
 
@@ -198,7 +204,7 @@ class Conv2d(ExpandedFilterModule):
             self.out_type.size,
             self.kernel_size,
             stride=self.stride,
-            padding=self.padding,
+            padding="same" if self._same_extra != (0, 0) else self.padding,
             dilation=self.dilation,
             groups=self.groups,
             bias=self.bias is not None,
@@ -218,7 +224,9 @@ class Conv2d(ExpandedFilterModule):
         s = f"{self.in_type!r}, {self.out_type!r}, kernel_size={k}"
         if self.stride != (1, 1):
             s += f", stride={self.stride[0] if self.stride[0] == self.stride[1] else self.stride}"
-        if self.padding != (0, 0):
+        if self._padding_same:
+            s += ", padding='same'"
+        elif self.padding != (0, 0):
             p = self.padding
             s += f", padding={p[0] if p[0] == p[1] else p}"
         if self.dilation != (1, 1):
