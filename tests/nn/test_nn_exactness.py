@@ -77,3 +77,10 @@ def test_errors():
         enn.exact_input_sizes(torch.nn.Conv2d(1, 1, 3), 9)
     with pytest.raises(ValueError, match=r"`size` \(2, 2\) is too small"):
         enn.exact_input_sizes(net, 2)
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_traces_in_the_model_dtype(dtype):
+    plain = torch.nn.Sequential(torch.nn.Conv2d(1, 2, 3, stride=2, padding=1)).to(dtype)
+    report = enn.exact_input_sizes(plain, 32, in_channels=1)  # a float64 model takes float64 inputs
+    assert not report.is_exact and report.nearest == ((31, 31), (33, 33))

@@ -74,3 +74,21 @@ def test_parse_group():
     assert parse_group("trivial") == eqcnn.Trivial()
     with pytest.raises(ValueError, match="`--group` must look like"):
         parse_group("SO2")
+
+
+POOLED = textwrap.dedent(
+    """
+    from eqcnn import nn as enn
+
+    def pooled(G):
+        return enn.Sequential(enn.Conv2d(G.trivial(1), G.regular(1), 3, padding=1), enn.MaxPool2d(G.regular(1), 2))
+    """
+)
+
+
+def test_default_size_is_exact_for_a_2x2_pool(tmp_path, capsys):
+    (tmp_path / "pooled.py").write_text(POOLED)
+    rc = main(["check", f"{tmp_path / 'pooled.py'}:pooled", "--factory", "--group", "C4", "--no-baseline"])
+    out = capsys.readouterr().out
+    assert "on input (1, 1, 34, 34)" in out  # (n - 2) % 2 == 0: 33 would break every rotation and shift
+    assert rc == 0 and "PASSED: 6 transforms, 0 failed, 0 skipped" in out

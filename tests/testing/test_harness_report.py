@@ -203,3 +203,145 @@ def test_upsampling_shifts_are_skipped_not_failed():
     shifts = [r for r in report.rows if r.transform.startswith("shift")]
     assert shifts and all(r.status == "skip" and "upsampling" in r.note for r in shifts)
     assert report.passed
+
+
+def _conv_then_pool():
+    r = C4.regular(1)
+    return enn.Sequential(enn.Conv2d(r, r, 3, stride=2, padding=1), enn.MaxPool2d(r, 2))
+
+
+@pytest.mark.parametrize(
+    ("make", "size"),
+    [
+        (lambda: enn.MaxPool2d(C4.regular(2), 2), 34),  # 2x2 windows, stride 2: (n - 2) % 2 == 0
+        (lambda: enn.AvgPool2d(C4.regular(2), 2), 34),
+        (lambda: nn.Sequential(enn.Conv2d(C4.trivial(1), C4.regular(1), 3, padding=1), nn.MaxPool2d(2)), 34),
+        # stride-2 conv needs n odd, the pool after it an even (n + 1) / 2: 33 -> 17 fails, 35 -> 18
+        (_conv_then_pool, 35),
+        # a large receptive field: at least 31 + 6 * 2 = 43 (room for the shift (-2, 4)); (43 + 30 - 31) % 2 == 0
+        (lambda: enn.Conv2d(C4.trivial(1), C4.regular(1), 31, stride=2, padding=15), 43),
+        (lambda: enn.Conv2d(C4.trivial(1), C4.regular(1), 3, stride=2, padding=1), 33),
+    ],
+)
+def test_default_size_is_exact_for_strided_layers(make, size):
+    model = make()
+    report = assert_equivariant(model, baseline=None)
+    assert report.input_shape[-2:] == (size, size)
+    assert enn.exact_input_sizes(model, size, in_channels=report.input_shape[1]).is_exact
+    shifts = [r for r in report.rows if r.transform.startswith("shift")]
+    assert len(shifts) == 3 and all(r.status == "pass" for r in report.rows)
+
+
+class Untraceable(nn.Module):
+    """Reads a value from its input, so it cannot run on the meta device."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = enn.Conv2d(C4.trivial(1), C4.regular(1), 3, stride=2, padding=1)
+        self.in_type, self.out_type = self.conv.in_type, self.conv.out_type
+
+    def forward(self, x):
+        return self.conv(x) * (1.0 if float(x.detach().abs().sum()) >= 0 else 0.0)
+
+
+def test_default_size_without_a_meta_trace_keeps_one_mod_stride():
+    report = assert_equivariant(Untraceable(), baseline=None)
+    assert report.input_shape[-1] == 33
+
+
+class OneSizeUNet(enn.EquivariantModule):
+    """Runs on 15x15 only: down (15 -> 7), up to a set size (7 -> 15), concatenated with the skip connection."""
+
+    def __init__(self, functional=False):
+        super().__init__()
+        t0, t1 = C4.trivial(1), C4.regular(1)
+        self.in_type, self.out_type, self.functional = t0, C4.trivial(2), functional
+        self.enc = enn.Conv2d(t0, t1, 3, padding=1)
+        self.down = enn.MaxPool2d(t1, 3, stride=2)  # (15 - 3) % 2 == 0: symmetric
+        if not functional:
+            self.up = enn.Upsample(t1, size=15, mode="bilinear")
+        self.head = enn.Conv2d(t1 + t1, self.out_type, 1)
+
+    def forward(self, x):
+        skip = self.enc(x)
+        low = self.down(skip)
+        up = nn.functional.interpolate(low, size=(15, 15), mode="bilinear") if self.functional else self.up(low)
+        return self.head(torch.cat([skip, up], dim=1))
+
+
+@pytest.mark.parametrize("functional", [False, True], ids=["layer", "functional"])
+@pytest.mark.parametrize("how", ["size", "x", "default"])
+def test_one_size_model_checks_rotations_and_skips_shifts_with_a_reason(functional, how):
+    torch.manual_seed(0)
+    model = OneSizeUNet(functional).eval()
+    with pytest.raises(RuntimeError):
+        model(torch.randn(1, 1, 14, 14))  # it does run at one size only
+    kwargs = {"size": {"size": 15}, "x": {"x": band_limited_noise((1, 1, 15, 15))}, "default": {}}[how]
+    report = assert_equivariant(model, baseline=None, **kwargs)
+    assert report.input_shape == (1, 1, 15, 15) and report.receptive_field.is_fixed_grid
+    rots = [r for r in report.rows if r.transform.startswith("rot")]
+    shifts = [r for r in report.rows if r.transform.startswith("shift")]
+    assert len(rots) == 3 and all(r.status == "pass" and r.rel_l2 < 1e-5 for r in rots)
+    assert len(shifts) == 3
+    for r in shifts:
+        assert (r.status, r.rel_l2, r.limit) == ("skip", None, None)
+        assert r.note == "the output grid does not follow the input (a fixed output size), so shifts are not compared"
+    note = "'up' (Upsample): a fixed output size, which is not translation-equivariant; shifts are not compared"
+    assert report.notes == ([] if functional else [note])  # the functional resize is found by measuring
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: enn.AdaptiveAvgPool2d(C4.regular(2), 2),
+        lambda: enn.AdaptiveMaxPool2d(C4.regular(2), 3),
+        lambda: enn.Upsample(C4.regular(2), size=13, mode="bilinear"),
+        lambda: nn.Sequential(enn.Conv2d(C4.regular(2), C4.regular(2), 3, padding=1), nn.AdaptiveAvgPool2d(2)),
+        lambda: nn.Sequential(enn.Conv2d(C4.regular(2), C4.regular(2), 3), nn.Upsample(size=13, mode="bilinear")),
+    ],
+)
+def test_fixed_output_size_layers_pass_rotations_and_skip_shifts(make):
+    model = make()
+    report = assert_equivariant(model, size=17)
+    assert [r.status for r in report.rows] == ["pass"] * 3 + ["skip"] * 3
+    assert all("does not follow the input" in r.note for r in report.rows[3:])
+    name, layer = next((n, m) for n, m in model.named_modules() if type(m).__name__.startswith(("Adaptive", "Up")))
+    assert report.notes == [
+        f"'{name or '(model)'}' ({type(layer).__name__}): a fixed output size, which is not "
+        "translation-equivariant; shifts are not compared"
+    ]
+    assert "skipped" in str(report) and "3 skipped" in str(report)
+
+
+def test_shift_whose_windows_are_too_small_for_the_model_is_skipped():
+    conv = nn.Conv2d(1, 1, 7)  # 'valid': needs at least 7x7
+    report = equivariance_report(conv, in_type=1, output="image", size=9, shifts=[(1, 0), (3, 0)], baseline=None)
+    ok, small = report.rows[-2:]
+    assert ok.status == "pass"
+    assert small.status == "skip" and small.note.startswith(
+        "the model runs on 9x9 but fails on the 6x9 windows that shift (3, 0) compares (RuntimeError: "
+    )
+    with pytest.raises(RuntimeError):  # an error at the input's own size is the model's, not a skip
+        equivariance_report(conv, in_type=1, output="image", size=5, baseline=None)
+
+
+def test_shift_checks_that_the_output_grid_follows_the_stride():
+    from eqcnn.testing import ReceptiveField, Shift
+    from eqcnn.testing._declare import declare
+    from eqcnn.testing._metrics import compare
+
+    conv = nn.Conv2d(1, 1, 3, stride=2, padding=1)
+    decl = declare(conv, output="image", in_type=1)
+    wrong = ReceptiveField((3, 3), (1, 1), (1, 1))  # the stride is 2: 34 -> 17 and 33 -> 17
+    with pytest.raises(ValueError, match=r"the output is \(17, 17\) on 34x34 and \(17, 17\) on 33x34, not 1x0 "):
+        compare(conv, band_limited_noise((1, 1, 34, 34)), Shift(1, 0), decl, "crop", wrong)
+
+
+def test_size_is_checked():
+    conv = enn.Conv2d(C4.trivial(1), C4.regular(1), 3, padding=1)
+    with pytest.raises(ValueError, match="`size` must be >= 1, got 0"):
+        equivariance_report(conv, size=0)
+    with pytest.raises(TypeError, match=r"`size` must be an int, got float \(9.0\)"):
+        equivariance_report(conv, size=9.0)
+    with pytest.raises(ValueError, match="give them or `x`, not both"):
+        equivariance_report(conv, band_limited_noise((1, 1, 9, 9)), size=9)

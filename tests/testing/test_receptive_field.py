@@ -92,3 +92,76 @@ def test_empirical_default_shape_needs_channels():
         receptive_field(Opaque())
     rf = receptive_field(Opaque(), (1, 1, 9, 9))
     assert (rf.size, rf.stride, rf.padding) == ((1, 1), (1, 1), (0, 0))
+
+
+R = eqcnn.Cyclic(4).regular(2)
+
+
+class Resize(nn.Module):  # a functional resize to a set size: invisible to the module walk
+    def forward(self, x):
+        return nn.functional.interpolate(x, size=(7, 7), mode="bilinear")
+
+
+class OneSize(nn.Module):  # runs at 15x15 only: the skip connection needs the set size back
+    def forward(self, x):
+        return torch.cat([x, nn.functional.interpolate(x[..., ::2, ::2], size=(15, 15), mode="bilinear")], 1)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: enn.AdaptiveAvgPool2d(R, 2),
+        lambda: enn.AdaptiveMaxPool2d(R, 3),
+        lambda: enn.AdaptiveAvgPool2d(R, (1, 3)),
+        lambda: enn.Upsample(R, size=13, mode="bilinear"),
+        lambda: nn.AdaptiveAvgPool2d(2),
+        lambda: nn.AdaptiveMaxPool2d((None, 3)),
+        lambda: nn.Upsample(size=13),
+        lambda: nn.Sequential(nn.Conv2d(8, 8, 3, stride=2, padding=1), nn.AdaptiveAvgPool2d(4), nn.Conv2d(8, 8, 3)),
+        lambda: nn.Sequential(nn.Conv2d(8, 8, 3, padding=1), Residual(8), nn.Sequential(nn.Upsample(size=9))),
+    ],
+)
+def test_fixed_output_size_is_a_fixed_grid_not_a_stride(make):
+    rf = receptive_field(make(), (1, 8, 17, 17))
+    assert rf.is_fixed_grid and not rf.is_global
+    assert rf.method in ("analytic", "mixed")
+    assert str(rf) == f"fixed output grid: the output size does not follow the input ({rf.method})"
+
+
+class Wrapper(nn.Module):  # unknown to the walk, but holds a layer with a fixed output size
+    def __init__(self):
+        super().__init__()
+        self.conv, self.up = nn.Conv2d(8, 8, 3, stride=2, padding=1), nn.Upsample(size=17, mode="bilinear")
+
+    def forward(self, x):
+        return x + self.up(self.conv(x))
+
+
+def test_fixed_grid_found_inside_a_custom_module_without_running_it():
+    rf = receptive_field(Wrapper())  # no input shape needed: the layer is found in the module tree
+    assert rf.is_fixed_grid and rf.method == "analytic"
+
+
+@pytest.mark.parametrize(
+    ("make", "shape"), [(Resize, (1, 8, 17, 17)), (OneSize, (1, 8, 15, 15))], ids=["resize", "one-size"]
+)
+def test_fixed_grid_measured_when_the_output_does_not_grow_with_the_input(make, shape):
+    rf = receptive_field(make(), shape)
+    assert rf.is_fixed_grid and rf.method == "empirical"
+
+
+@pytest.mark.parametrize(
+    "make",
+    [lambda: enn.AdaptiveAvgPool2d(R, 1), lambda: enn.AdaptiveMaxPool2d(R, 1), lambda: nn.AdaptiveAvgPool2d((1, 1))],
+)
+def test_pooling_to_one_pixel_is_global(make):
+    rf = receptive_field(make(), (1, 8, 17, 17))
+    assert rf.is_global and not rf.is_fixed_grid
+
+
+def test_grids_that_follow_the_input_are_not_fixed():
+    assert receptive_field(nn.AdaptiveAvgPool2d((None, None))) == receptive_field(nn.Identity())
+    up = receptive_field(nn.Upsample(scale_factor=2), (1, 1, 9, 9))
+    assert up.is_upsampling and not up.is_fixed_grid
+    rf = receptive_field(nn.Sequential(nn.Conv2d(2, 2, 3, padding=1), Residual(2), nn.MaxPool2d(2)), (1, 2, 20, 20))
+    assert rf.method == "mixed" and not rf.is_fixed_grid and rf.stride == (2, 2)

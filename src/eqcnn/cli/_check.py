@@ -24,7 +24,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--size",
         type=int,
         default=None,
-        help="input height and width (default: 33, or more for a large receptive field)",
+        help="input height and width (default: the smallest size from 33 up, more for a large receptive field, "
+        "at which every strided layer samples a symmetric grid; see eqcnn.nn.exact_input_sizes)",
     )
     parser.add_argument(
         "--channels", type=int, default=None, help="input channels of a plain model (default: read from the model)"

@@ -110,15 +110,27 @@ def _trace_steps(model: nn.Module, in_channels: int, size: tuple[int, int]) -> t
             steps.append(SamplingStep(name or type(mod).__name__, tuple(x.shape[-2:]), *info))
 
         handles.append(m.register_forward_pre_hook(hook))
+    p = next((t for t in model.parameters() if t.is_floating_point()), None)
+    dtype = p.dtype if p is not None else torch.get_default_dtype()  # a float64 model takes float64 inputs
     try:
         with torch.no_grad():
-            model(torch.zeros(2, in_channels, *size, device="meta"))
+            model(torch.zeros(2, in_channels, *size, device="meta", dtype=dtype))
     except (RuntimeError, ValueError):
         return None
     finally:
         for h in handles:
             h.remove()
     return tuple(steps)
+
+
+def _meta_probe(model: nn.Module) -> nn.Module:
+    """A copy of ``model`` on the ``meta`` device, in train mode, for tracing shapes without computing."""
+    probe = copy.deepcopy(model).to("meta")
+    probe.train()  # no eval-mode caches of real tensors
+    for m in probe.modules():
+        if isinstance(m, EquivariantModule) and hasattr(m, "_cache"):
+            m._cache = None  # type: ignore[assignment]
+    return probe
 
 
 def exact_input_sizes(
@@ -162,12 +174,7 @@ def exact_input_sizes(
         if in_type is None:
             raise ValueError("`in_channels` is needed for a model without an `in_type`")
         in_channels = in_type.size
-    probe = copy.deepcopy(model).to("meta")
-    probe.train()  # no eval-mode caches of real tensors
-    for m in probe.modules():
-        if isinstance(m, EquivariantModule) and hasattr(m, "_cache"):
-            m._cache = None  # type: ignore[assignment]
-
+    probe = _meta_probe(model)
     cache: dict[tuple[int, int], tuple[SamplingStep, ...] | None] = {}
 
     def steps_at(s: tuple[int, int]) -> tuple[SamplingStep, ...] | None:

@@ -62,6 +62,9 @@ def resolve_shift_mode(model: nn.Module, shift_mode: ShiftMode) -> Literal["circ
     return "circular" if all(f is not False for f in flags) else "crop"
 
 
+_FIXED_GRID = "the output grid does not follow the input (a fixed output size), so shifts are not compared"
+
+
 class _Eval:
     """Evaluate in eval mode without gradients; restore the mode on exit."""
 
@@ -99,6 +102,8 @@ def compare(
             rf = receptive_field(model, tuple(x.shape))
         if rf.is_upsampling:
             raise NotComparable("shifts through upsampling layers are not compared (the output moves by a multiple)")
+        if rf.is_fixed_grid:
+            raise NotComparable(_FIXED_GRID)
         S = rf.stride
         if t.dy % S[0] or t.dx % S[1]:
             raise NotComparable(f"{t} is not a multiple of the model's stride {S}")
@@ -118,10 +123,27 @@ def compare(
         r2 = slice(0, H - ay) if t.dy >= 0 else slice(ay, H)
         c1 = slice(ax, W) if t.dx >= 0 else slice(0, W - ax)
         c2 = slice(0, W - ax) if t.dx >= 0 else slice(ax, W)
-        y1 = _run(model, x[..., r1, c1])
-        y2 = _run(model, x[..., r2, c2])
+        try:
+            y1 = _run(model, x[..., r1, c1])
+            y2 = _run(model, x[..., r2, c2])
+        except (RuntimeError, ValueError) as e:
+            _run(model, x)  # an error at the input's own size is the model's: raise it
+            first = str(e).strip().splitlines()[0] if str(e).strip() else ""
+            raise NotComparable(
+                f"the model runs on {H}x{W} but fails on the {H - ay}x{W - ax} windows that {t} compares "
+                f"({type(e).__name__}: {first:.80}); it runs at one input size only or needs a larger input, "
+                "so shifts are not compared"
+            ) from e
         if y1.dim() < 3 or decl.out_type_for(y1) is None:
             raise NotComparable("an invariant output can only be compared under circular shifts (circular padding)")
+        y = _run(model, x)
+        grown = (y.shape[-2] - y1.shape[-2], y.shape[-1] - y1.shape[-1]) if y.dim() >= 3 else None
+        if grown != (abs(k[0]), abs(k[1])):
+            raise NotComparable(
+                f"the output is {tuple(y.shape[-2:])} on {H}x{W} and {tuple(y1.shape[-2:])} on {H - ay}x{W - ax}, "
+                f"not {abs(k[0])}x{abs(k[1])} pixels more as the stride {S} says (a fixed output size or a "
+                "wrongly measured stride), so shifts are not compared"
+            )
         m = valid_mask(rf, (H - ay, W - ax), y1.shape[-2:]).to(y1.device)
         return y2, shift(y1, *k), m & shift(m, *k, mode="zeros")
     if not is_exact(t):
@@ -194,7 +216,11 @@ def equivariance_error(
     - shifts (multiples of the total stride ``s``; the output moves by
       ``shift / s``): with circular padding the whole output; otherwise two
       crops of ``x`` offset by the shift, compared where the receptive field
-      (:func:`receptive_field`) touches no padding.
+      (:func:`receptive_field`) touches no padding.  Through upsampling or
+      a layer with a fixed output size (adaptive pooling to more than one
+      pixel, ``Upsample(size=...)``), or where the output grid does not
+      follow the input size, shifts raise ``NotComparable`` (a ``ValueError``)
+      with the reason.
 
     ``mask`` (boolean ``(H', W')``) restricts the comparison further.  The
     model runs in eval mode without gradients; exact transforms run with TF32

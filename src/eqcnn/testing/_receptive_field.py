@@ -16,7 +16,7 @@ _POINTWISE = (
     nn.Sigmoid, nn.Tanh, nn.Hardtanh, nn.Hardswish, nn.Hardsigmoid, nn.Softplus, nn.Softsign, nn.Tanhshrink,
     nn.Dropout, nn.Dropout2d, nn.BatchNorm2d,
 )  # fmt: skip
-_GLOBAL = (nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d, nn.Flatten, nn.Linear)
+_GLOBAL = (nn.Flatten, nn.Linear)
 
 
 @dataclass(frozen=True)
@@ -39,6 +39,11 @@ class ReceptiveField:
         is_upsampling: some layer makes the image larger (transposed
             convolution, upsampling); ``stride`` and ``padding`` then do not
             describe the output grid, and shifts are not compared.
+        is_fixed_grid: some layer has a fixed output size (adaptive pooling to
+            more than one pixel, ``Upsample(size=...)``), or the output does not
+            grow with the input as ``stride`` says (a model that runs at one
+            input size only); such layers are not translation-equivariant, so
+            shifts are not compared.
     """
 
     size: tuple[int, int]
@@ -47,6 +52,7 @@ class ReceptiveField:
     method: str = "analytic"
     is_global: bool = False
     is_upsampling: bool = False
+    is_fixed_grid: bool = False
 
     def then(self, other: ReceptiveField) -> ReceptiveField:
         """The receptive field of this stage followed by ``other``."""
@@ -56,13 +62,15 @@ class ReceptiveField:
         method = self.method if self.method == other.method else "mixed"
         return ReceptiveField(
             size, stride, pad, method, self.is_global or other.is_global,  # type: ignore[arg-type]
-            self.is_upsampling or other.is_upsampling,
+            self.is_upsampling or other.is_upsampling, self.is_fixed_grid or other.is_fixed_grid,
         )  # fmt: skip
 
     def __str__(self) -> str:
         def one(p: tuple[int, int]) -> str:
             return str(p[0]) if p[0] == p[1] else f"{p[0]}x{p[1]}"
 
+        if self.is_fixed_grid:
+            return f"fixed output grid: the output size does not follow the input ({self.method})"
         if self.is_global:
             return f"global: every output sees the whole input ({self.method})"
         if self.is_upsampling:
@@ -91,6 +99,28 @@ def _conv_like(m: nn.Module) -> ReceptiveField | None:
     if isinstance(pad, str):
         pad = (0, 0) if pad == "valid" else tuple((ke - 1) // 2 for ke in keff)
     return ReceptiveField(keff, s, _pair(pad))  # type: ignore[arg-type]
+
+
+def output_grid(m: nn.Module) -> str | None:
+    """How a resizing layer's output grid relates to its input: ``"global"`` (one pixel), ``"fixed"``
+    (a set size: adaptive pooling to more than one pixel, ``Upsample(size=...)``), ``"identity"``
+    (adaptive pooling to ``(None, None)``), or ``None`` for any other module."""
+    from ..nn import AdaptiveAvgPool2d, Upsample
+
+    if isinstance(m, (nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d, AdaptiveAvgPool2d)):
+        size: Any = m.output_size
+        out = tuple(size) if isinstance(size, (tuple, list)) else (size, size)
+        if all(o is None for o in out):
+            return "identity"  # torch keeps the input size along a None axis
+        return "global" if all(o == 1 for o in out) else "fixed"
+    if isinstance(m, (nn.Upsample, Upsample)) and getattr(m, "size", None) is not None:
+        return "fixed"
+    return None
+
+
+def fixed_grid_layers(model: nn.Module) -> list[str]:
+    """``"'name' (Type)"`` for every submodule of ``model`` whose output size is fixed (see :func:`output_grid`)."""
+    return [f"'{n or '(model)'}' ({type(m).__name__})" for n, m in model.named_modules() if output_grid(m) == "fixed"]
 
 
 def _is_transposed(m: nn.Module) -> bool:
@@ -157,26 +187,55 @@ def _empirical(m: nn.Module, shape: tuple[int, ...], trials: int = 3) -> Recepti
         size.append(hi[0][axis] - lo[0][axis] + 1)
         stride.append(s)
         pad.append(centre * s - lo[0][axis])
-    return ReceptiveField(tuple(size), tuple(stride), tuple(pad), "empirical")  # type: ignore[arg-type]
+    fixed = not _grid_follows(m, shape, out_hw, stride, dtype, device)
+    return ReceptiveField(tuple(size), tuple(stride), tuple(pad), "empirical", is_fixed_grid=fixed)  # type: ignore[arg-type]
+
+
+def _grid_follows(
+    m: nn.Module, shape: tuple[int, ...], out_hw: Any, stride: list[int], dtype: torch.dtype, device: torch.device
+) -> bool:
+    """Whether ``m``'s output grows by one pixel per axis when its input grows by ``stride``.
+
+    A chain of convolutions and pools does (each layer's floor is exact for a multiple of the total
+    stride); a layer with a fixed output size, or a model that runs at one input size only, does not.
+    """
+    bigger = (*shape[:-2], shape[-2] + stride[0], shape[-1] + stride[1])
+    was = m.training
+    m.eval()
+    try:
+        with torch.no_grad():
+            y = m(torch.zeros(bigger, dtype=dtype, device=device))
+    except Exception:  # the module's own error at another size: its grid does not follow the input
+        return False
+    finally:
+        m.train(was)
+    return isinstance(y, torch.Tensor) and y.dim() >= 3 and tuple(y.shape[-2:]) == (out_hw[0] + 1, out_hw[1] + 1)
 
 
 def _walk(m: nn.Module, shapes: dict[int, tuple[int, ...]]) -> ReceptiveField:
     conv = _conv_like(m)
     if conv is not None:
         return conv
-    if isinstance(m, _POINTWISE):
+    grid = output_grid(m)
+    if isinstance(m, _POINTWISE) or grid == "identity":
         return _IDENTITY
-    if isinstance(m, _GLOBAL):
+    if grid is not None or isinstance(m, _GLOBAL):
         shape = shapes.get(id(m))
         H, W = shape[-2:] if shape is not None and len(shape) >= 3 else (1, 1)
+        if grid == "fixed":  # the output size is set, whatever the input: no stride relates the grids
+            return ReceptiveField((H, W), (1, 1), (0, 0), is_fixed_grid=True)
         return ReceptiveField((H, W), (H, W), (0, 0), is_global=True)
     if _is_sequential(m):
         rf = _IDENTITY
         for child in m.children():
             rf = rf.then(_walk(child, shapes))
-            if rf.is_global:
+            if rf.is_global or rf.is_fixed_grid:
                 break
         return rf
+    if any(output_grid(d) == "fixed" for d in m.modules()):  # e.g. a U-Net upsampling to a set size
+        shape = shapes.get(id(m))
+        H, W = shape[-2:] if shape is not None and len(shape) >= 3 else (1, 1)
+        return ReceptiveField((H, W), (1, 1), (0, 0), is_fixed_grid=True)
     shape = shapes.get(id(m))
     if shape is None:
         raise RuntimeError(f"the receptive field of {type(m).__name__} needs an example input; pass `input_shape`")
@@ -188,10 +247,15 @@ def receptive_field(model: nn.Module, input_shape: tuple[int, ...] | None = None
 
     Computed from the module tree for Conv2d (eqcnn's and torch's: kernel,
     stride, dilation, padding), max/average pooling, point-wise modules and
-    ``nn.Sequential``; any other module (a residual block, a custom layer) is
-    measured empirically: the support of the gradient of two neighbouring output
-    pixels with respect to random inputs of the shape that reaches it, in
-    ``eval`` mode (a lower bound where ReLUs or max-pooling hide part of it).
+    ``nn.Sequential``; adaptive pooling to one pixel makes it global, and
+    layers with a fixed output size (adaptive pooling to more pixels,
+    ``Upsample(size=...)``, eqcnn's or torch's, also inside another module)
+    make it a fixed grid (``is_fixed_grid``).  Any other module (a residual
+    block, a custom layer) is measured empirically: the support of the gradient
+    of two neighbouring output pixels with respect to random inputs of the
+    shape that reaches it, in ``eval`` mode (a lower bound where ReLUs or
+    max-pooling hide part of it); if its output does not then grow by one
+    pixel when its input grows by the measured stride, it is a fixed grid too.
 
     Args:
         model: any module mapping ``(B, C, H, W)`` to ``(B, C', H', W')``.

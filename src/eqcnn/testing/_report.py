@@ -10,13 +10,15 @@ from typing import Any
 import torch
 from torch import nn
 
+from .._checks import check_int
 from ..fields import FieldType
 from ..groups import GroupElement, PointGroup, Trivial
+from ..nn._exactness import _meta_probe, _trace_steps
 from ._baseline import plain_baseline
 from ._declare import Declaration, OutputKind, declare, model_device_dtype
 from ._inputs import band_limited_noise
 from ._metrics import ShiftMode, _Eval, compare, errors, prepare_input, resolve_shift_mode
-from ._receptive_field import ReceptiveField, _conv_like, receptive_field
+from ._receptive_field import ReceptiveField, _conv_like, fixed_grid_layers, receptive_field
 from ._tolerance import BASELINE_RATIO, no_tf32, tolerance
 from ._transforms import NotComparable, Rotation, Shift, Transform, as_transform, is_exact, transform_name
 
@@ -141,12 +143,63 @@ def grid_symmetry_problems(model: nn.Module, x: torch.Tensor) -> list[str]:
     return problems
 
 
-def _default_size(rf: ReceptiveField) -> int:
-    if rf.is_global:
+class _ExactSizes:
+    """Which square input sizes keep every strided layer's sampled grid symmetric: the rule of
+    :func:`eqcnn.nn.exact_input_sizes`, traced on a ``meta`` copy of the model (no computation)."""
+
+    def __init__(self, model: nn.Module, channels: int) -> None:
+        self.channels, self.cache = channels, {}  # type: ignore[var-annotated]
+        try:
+            self.probe: nn.Module | None = _meta_probe(model)
+        except Exception:  # a model that cannot be copied to the meta device: no sizes are known
+            self.probe = None
+
+    def exact(self, n: int) -> bool:
+        if self.probe is None or n < 1:
+            return False
+        if n not in self.cache:
+            try:
+                steps = _trace_steps(self.probe, self.channels, (n, n))
+            except Exception:  # the model does not run on the meta device (or at this size)
+                steps = None
+            self.cache[n] = steps is not None and all(st.is_exact for st in steps)
+        return bool(self.cache[n])
+
+    def near(self, n: int, search: int = 64) -> int | None:
+        """``n`` if exact, else the smallest exact size above it, else the largest below (within ``search``)."""
+        for c in [n, *range(n + 1, n + search + 1), *range(n - 1, max(n - search, 1) - 1, -1)]:
+            if self.exact(c):
+                return c
+        return None
+
+
+def _base_size(rf: ReceptiveField) -> int:
+    """33, or more where the receptive field would leave the default shifts no output pixel to compare.
+
+    The shift ``(-s, 2s)`` crops ``2s`` pixels and moves the output by 2; with windows of ``k`` pixels
+    that start ``p`` before the image, ``n >= k + 4s + 2(s - 1)`` leaves one pixel whatever ``p``.
+    """
+    if rf.is_global or rf.is_upsampling or rf.is_fixed_grid:
         return 33
-    S, size = max(rf.stride), max(rf.size)
-    n = max(33, size + 4 * S)
-    return n + (1 - n) % S  # n = 1 (mod S): symmetric sampling for 'same'-padded odd kernels
+    return max(33, max(rf.size) + 6 * max(rf.stride))
+
+
+def _default_size(model: nn.Module, channels: int) -> tuple[ReceptiveField, int]:
+    """The receptive field (measured at 64 px, or at a size the model runs at) and the default input size."""
+    sizes = _ExactSizes(model, channels)
+    try:
+        rf = receptive_field(model, (1, channels, 64, 64))
+    except Exception:  # e.g. a model that runs at one input size only: measure at a size it runs at
+        n = sizes.near(33)
+        if n is None:
+            raise
+        rf = receptive_field(model, (1, channels, n, n))
+    n0 = _base_size(rf)
+    n = sizes.near(n0)
+    if n is None:  # not traceable: n = 1 (mod S), symmetric for 'same'-padded odd kernels
+        S = 1 if rf.is_global or rf.is_upsampling or rf.is_fixed_grid else max(rf.stride)
+        n = n0 + (1 - n0) % S
+    return rf, n
 
 
 def _baseline_pair(model: nn.Module, decl: Declaration, baseline: Baseline) -> tuple[nn.Module, Declaration] | None:
@@ -208,13 +261,22 @@ def equivariance_report(
         model: any ``nn.Module`` mapping ``(B, C, H, W)`` tensors to tensors.
         x: an example input; its size decides what can be exact (e.g. stride 2
             needs odd sizes for exact rotations).  Default: band-limited noise
-            ``(1, in_type.size, n, n)`` made on the CPU from ``seed``, with
-            ``n = 33`` or more for a large receptive field, ``n = 1 (mod stride)``
-            (or ``size``), in ``dtype`` on ``device`` (default: the model's).
+            ``(1, in_type.size, n, n)`` made on the CPU from ``seed``, in
+            ``dtype`` on ``device`` (default: the model's), with ``n = size``
+            or, without ``size``, the smallest size from 33 up (more for a large
+            receptive field) at which every strided layer samples a symmetric
+            grid (the rule of :func:`eqcnn.nn.exact_input_sizes`; e.g. 34 for a
+            2x2 pool), else the nearest such size below it (e.g. the one size a
+            model that runs at one input size only accepts).
+        size: height and width of the generated input (give ``x`` or ``size``).
         group, in_type, out_type, output: the law to check (see :func:`equivariance_error`).
         transforms: what to try; default: every element of the group but the
             identity, plus shifts (``shifts``, default ``(s, 0), (0, s), (-s, 2s)``
-            for total stride ``s``) and ``angles`` (degrees).
+            for total stride ``s``) and ``angles`` (degrees).  Shifts are
+            skipped, with the reason, through upsampling, through layers with a
+            fixed output size (adaptive pooling to more than one pixel,
+            ``Upsample(size=...)``) and for models whose output grid does not
+            follow the input size (e.g. that run at one size only).
         baseline: ``"auto"`` (:func:`plain_baseline`), a module, a callable
             ``group -> model`` (called with ``Trivial()``) or ``None``.
         ratio: an approximate transform passes when its error is at most
@@ -229,19 +291,20 @@ def equivariance_report(
         model, group=group, in_type=in_type, out_type=out_type, output=output,
         channels=None if x is None else x.shape[-3],
     )  # fmt: skip
-    rf_shape = (1, decl.in_type.size, 64, 64) if x is None else tuple(x.shape)
-    rf = receptive_field(model, rf_shape)
-    if x is None:
-        n = size if size is not None else _default_size(rf)
+    C = decl.in_type.size
+    if x is not None:
+        if size is not None or dtype is not None or device is not None:
+            raise ValueError("`size`, `dtype` and `device` describe the generated input; give them or `x`, not both")
+        rf = receptive_field(model, tuple(x.shape))  # measured at the size tested
+    else:
+        if size is None:
+            rf, n = _default_size(model, C)
+        else:
+            n = check_int("size", size, minimum=1)
+            rf = receptive_field(model, (1, C, n, n))
         m_device, m_dtype = model_device_dtype(model)
-        x = band_limited_noise(
-            (1, decl.in_type.size, n, n), seed=seed, dtype=dtype or m_dtype, device=device or m_device
-        )
-    elif size is not None or dtype is not None or device is not None:
-        raise ValueError("`size`, `dtype` and `device` describe the generated input; give them or `x`, not both")
+        x = band_limited_noise((1, C, n, n), seed=seed, dtype=dtype or m_dtype, device=device or m_device)
     x = prepare_input(model, x)
-    if x.shape != torch.Size(rf_shape) and rf.method != "analytic":
-        rf = receptive_field(model, tuple(x.shape))
     tol = tolerance(x.dtype) if rtol is None else float(rtol)
     mode = resolve_shift_mode(model, shift_mode)
     S = rf.stride
@@ -290,6 +353,13 @@ def equivariance_report(
             row.status = "pass" if row.rel_l2 <= row.limit else "FAIL"
         else:
             row.status = "info"
+    if rf.is_fixed_grid and any(r.transform.startswith("shift") for r in report.rows):
+        layers = fixed_grid_layers(model)
+        if layers:
+            report.notes.append(
+                f"{', '.join(layers)}: a fixed output size, which is not translation-equivariant; "
+                "shifts are not compared"
+            )
     if any(r.status == "FAIL" and r.kind == "exact" and not r.transform.startswith("shift") for r in report.rows):
         report.notes += grid_symmetry_problems(model, x)
     return report
