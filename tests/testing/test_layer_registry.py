@@ -23,6 +23,7 @@ LAYERS = {
     "Conv2d stride 2": lambda G: enn.Conv2d(G.trivial(1), G.regular(1), 3, stride=2, padding=1),
     "Conv2d circular": lambda G: enn.Conv2d(G.regular(1), G.regular(1), 3, padding=1, padding_mode="circular"),
     "ConvTranspose2d": lambda G: enn.ConvTranspose2d(G.regular(1), G.regular(1), 3, stride=2, padding=1),
+    "ConvTranspose2d stride 1": lambda G: enn.ConvTranspose2d(G.regular(1), G.regular(1), 3, padding=1),
     "ReLU": lambda G: enn.ReLU(G.regular(2)),
     "ELU": lambda G: enn.ELU(G.regular(2)),
     "NormNonlinearity": lambda G: enn.NormNonlinearity(enn_irreps(G)),
@@ -59,5 +60,8 @@ def test_layer_is_equivariant(name, G, size, device):
     stride = stride[0] if isinstance(stride, tuple) else stride
     if not getattr(layer, "transposed", False) and "Transpose" not in type(layer).__name__ and (size - 1) % stride:
         size += 1  # the geometry allows exact rotations only on symmetric grids (see test_conv_properties)
-    report = assert_equivariant(layer, size=size)
+    # upsampling by zero insertion (a strided transposed conv) aliases: at angles off the grid (45 degrees
+    # in C8) a random one is no closer to equivariant than a plain one (measured 1.3 against 1.6), so only
+    # its exact elements are judged; with stride 1 the approximate angles are judged against the baseline
+    report = assert_equivariant(layer, size=size, baseline=None if name == "ConvTranspose2d" else "auto")
     assert report.rows, "no transform was tried"
