@@ -1,0 +1,115 @@
+"""torch.nn's arguments, accepted and checked as torch does: same values with Trivial(), clear errors, repr, export."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+import eqcnn
+from eqcnn import nn as enn
+
+C4, D4, TRIV = eqcnn.Cyclic(4), eqcnn.Dihedral(4), eqcnn.Trivial()
+
+
+def _same_weights(ours: enn.ConvTranspose2d, ref: nn.ConvTranspose2d) -> None:
+    with torch.no_grad():
+        ref.weight.copy_(ours.expand_parameters()[0])
+        if ref.bias is not None:
+            ref.bias.copy_(ours.expand_parameters()[1])
+
+
+# -- ConvTranspose2d: groups and output_size ----------------------------------------------------
+def test_conv_transpose_groups_on_trivial_group_is_torch_grouped_conv_transpose():
+    torch.manual_seed(0)
+    ours = enn.ConvTranspose2d(TRIV.trivial(4), TRIV.trivial(6), 3, stride=2, padding=1, groups=2)
+    ref = nn.ConvTranspose2d(4, 6, 3, stride=2, padding=1, groups=2)
+    assert ours.weight.shape == ref.weight.shape == (4, 3, 3, 3)  # torch's (in, out / groups, kh, kw)
+    ref.load_state_dict({k: v for k, v in ours.state_dict().items() if k != "_extra_state"})
+    x = torch.randn(2, 4, 5, 5)
+    assert torch.equal(ours(x), ref(x))
+    plain = ours.export()
+    assert type(plain) is nn.ConvTranspose2d and plain.groups == 2
+    assert torch.equal(plain(x), ref(x))
+    assert repr(ours) == (
+        "ConvTranspose2d(Trivial().trivial(4), Trivial().trivial(6), kernel_size=3, stride=2, padding=1, groups=2)"
+    )
+    assert repr(eval(repr(ours), {"Trivial": eqcnn.Trivial, "ConvTranspose2d": enn.ConvTranspose2d})) == repr(ours)
+
+
+def test_conv_transpose_depthwise_matches_torch():
+    torch.manual_seed(0)
+    ours = enn.ConvTranspose2d(TRIV.trivial(6), TRIV.trivial(6), (3, 5), padding=(1, 2), groups=6, bias=False)
+    ref = nn.ConvTranspose2d(6, 6, (3, 5), padding=(1, 2), groups=6, bias=False)
+    _same_weights(ours, ref)
+    x = torch.randn(2, 6, 7, 8)
+    assert torch.equal(ours(x), ref(x))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "message"),
+    [
+        ({"groups": 3}, ValueError, r"`in_type.size` \(=4\) must be divisible by `groups` \(=3\)"),
+        ({"groups": 0}, ValueError, "`groups` must be >= 1, got 0"),
+        ({"groups": 2, "basis": "harmonic"}, ValueError, r"`groups` \(=2\) needs basis='pixel'"),
+    ],
+)
+def test_conv_transpose_groups_are_checked(kwargs, error, message):
+    with pytest.raises(error, match=message):
+        enn.ConvTranspose2d(TRIV.trivial(4), TRIV.trivial(6), 3, **kwargs)
+
+
+def test_conv_transpose_groups_stay_refused_for_larger_groups():
+    with pytest.raises(ValueError, match=r"`groups` \(=2\) must be 1 for Cyclic\(4\).*they are for Trivial\(\)"):
+        enn.ConvTranspose2d(C4.regular(2), C4.regular(2), 3, groups=2)
+
+
+@pytest.mark.parametrize(
+    "output_size",
+    [None, [9, 9], [10, 10], [9, 10], (2, 6, 10, 9), torch.Size([10, 10])],
+    ids=["none", "smallest", "largest", "mixed", "full-shape", "torch-size"],
+)
+def test_conv_transpose_output_size_is_torch_output_size(output_size):
+    torch.manual_seed(0)
+    ours = enn.ConvTranspose2d(TRIV.trivial(4), TRIV.trivial(6), 3, stride=2, padding=1)
+    ref = nn.ConvTranspose2d(4, 6, 3, stride=2, padding=1)
+    _same_weights(ours, ref)
+    x = torch.randn(2, 4, 5, 5)
+    expected = ref(x, output_size)
+    assert torch.equal(ours(x, output_size), expected)
+    assert torch.equal(ours(x, output_size=output_size), expected)
+    assert torch.equal(ours.export()(x, output_size), expected)
+    unbatched = None if output_size is None else list(output_size)[-2:]
+    assert torch.equal(ours(x[0], unbatched), ref(x[0], unbatched))
+
+
+def test_conv_transpose_output_size_equals_the_matching_output_padding_on_regular_fields():
+    torch.manual_seed(0)
+    t = C4.regular(2)
+    layer = enn.ConvTranspose2d(t, t, 3, stride=2, padding=1)
+    padded = enn.ConvTranspose2d(t, t, 3, stride=2, padding=1, output_padding=(0, 1))
+    padded.load_state_dict(layer.state_dict())
+    x = torch.randn(1, 8, 5, 5)
+    assert torch.equal(layer(x, [9, 9]), layer(x))  # the smallest size: no output padding, still equivariant
+    assert torch.equal(layer(x, [9, 10]), padded(x))
+
+
+@pytest.mark.parametrize(
+    ("output_size", "error", "message"),
+    [
+        (
+            [11, 10],
+            ValueError,
+            r"requested `output_size` \[11, 10\], but valid sizes range from \[9, 9\] to \[10, 10\] "
+            r"\(for an input of size \(5, 5\)\)",
+        ),
+        ([8, 9], ValueError, r"valid sizes range from \[9, 9\] to \[10, 10\]"),
+        ([1, 9, 9], ValueError, r"for 4D input, `output_size` must have 2 or 4 elements, got 3 \(\[1, 9, 9\]\)"),
+        (9, TypeError, r"`output_size` must be a sequence of ints, got int \(9\)"),
+        ([9.0, 9], TypeError, r"`output_size\[0\]` must be an int, got float \(9.0\)"),
+    ],
+)
+def test_conv_transpose_output_size_is_checked(output_size, error, message):
+    layer = enn.ConvTranspose2d(TRIV.trivial(4), TRIV.trivial(6), 3, stride=2, padding=1)
+    with pytest.raises(error, match=message):
+        layer(torch.randn(2, 4, 5, 5), output_size)
