@@ -8,6 +8,7 @@ from torch import nn
 
 import eqcnn
 from eqcnn import nn as enn
+from eqcnn.testing import assert_equivariant
 
 C4, D4, TRIV = eqcnn.Cyclic(4), eqcnn.Dihedral(4), eqcnn.Trivial()
 
@@ -113,3 +114,71 @@ def test_conv_transpose_output_size_is_checked(output_size, error, message):
     layer = enn.ConvTranspose2d(TRIV.trivial(4), TRIV.trivial(6), 3, stride=2, padding=1)
     with pytest.raises(error, match=message):
         layer(torch.randn(2, 4, 5, 5), output_size)
+
+
+# -- Upsample: size and scale_factor as torch's, checked when built -----------------------------
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"scale_factor": (2, 3)},
+        {"scale_factor": (2.0, 1.5), "mode": "bilinear"},
+        {"scale_factor": [3, 3]},
+        {"size": (5, 7), "mode": "bicubic"},
+        {"size": [6, 6], "mode": "bilinear", "align_corners": True},
+    ],
+)
+def test_upsample_pairs_on_trivial_group_are_torch_upsample(kwargs):
+    layer = enn.Upsample(TRIV.trivial(3), **kwargs)
+    torch_kwargs = {k: tuple(v) if k == "scale_factor" else v for k, v in kwargs.items()}  # torch: no lists
+    ref = nn.Upsample(**torch_kwargs, recompute_scale_factor=True if "scale_factor" in kwargs else None)
+    x = torch.randn(2, 3, 4, 5)
+    assert torch.equal(layer(x), ref(x))
+    assert torch.equal(layer.export()(x), ref(x))
+    assert repr(eval(repr(layer), {"Trivial": eqcnn.Trivial, "Upsample": enn.Upsample})) == repr(layer)
+
+
+def test_upsample_per_axis_factors_keep_the_symmetries_of_groups_without_quarter_turns():
+    torch.manual_seed(0)
+    D2 = eqcnn.Dihedral(2)  # the flips and the half turn map a rectangle onto itself
+    layer = enn.Upsample(D2.regular(1), scale_factor=(2, 3), mode="bilinear")
+    assert layer(torch.randn(1, 4, 5, 5)).shape == (1, 4, 10, 15)
+    assert_equivariant(layer, size=9, shifts=[], baseline=None)
+    same = enn.Upsample(C4.regular(1), scale_factor=(2, 2))  # equal factors: any group
+    assert repr(same) == "Upsample(Cyclic(4).regular(1), scale_factor=(2.0, 2.0), mode='nearest')"
+    assert_equivariant(same, size=9, shifts=[], baseline=None)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "message"),
+    [
+        (
+            {"scale_factor": -2.0, "mode": "bilinear"},
+            ValueError,
+            "`scale_factor` must be positive and finite, got -2.0",
+        ),
+        ({"scale_factor": float("inf"), "mode": "bilinear"}, ValueError, "must be positive and finite, got inf"),
+        ({"scale_factor": (2, 0)}, ValueError, r"must be positive and finite, got \(2, 0\)"),
+        ({"scale_factor": "2"}, TypeError, r"`scale_factor` must be a number or a pair of numbers, got str \('2'\)"),
+        ({"scale_factor": True}, TypeError, "`scale_factor` must be a number or a pair of numbers, got bool"),
+        ({"scale_factor": [2.0]}, ValueError, r"a pair of numbers \(one per axis\), got \[2.0\]"),
+        ({"size": 0, "mode": "bilinear"}, ValueError, "`size` must be >= 1, got 0"),
+        ({"size": (3,), "mode": "bilinear"}, ValueError, r"`size` must be an int or a pair of ints, got \(3,\)"),
+        ({"size": 2.5, "mode": "bilinear"}, TypeError, r"`size` must be an int, got float \(2.5\)"),
+        ({"scale_factor": (2, 1.5)}, ValueError, "`mode`='nearest' is exactly equivariant only with an integer"),
+    ],
+)
+def test_upsample_arguments_are_checked_when_built(kwargs, error, message):
+    with pytest.raises(error, match=message):
+        enn.Upsample(TRIV.trivial(2), **kwargs)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"scale_factor": (2, 3)}, r"`scale_factor` \(=\(2, 3\)\) must be the same along both axes for Cyclic\(4\)"),
+        ({"size": (5, 7), "mode": "bilinear"}, r"`size` \(=\(5, 7\)\) must be the same along both axes"),
+    ],
+)
+def test_upsample_refuses_per_axis_resizing_where_rotations_swap_the_axes(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        enn.Upsample(C4.regular(1), **kwargs)
