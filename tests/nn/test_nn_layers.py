@@ -236,8 +236,8 @@ def test_field_dropout_drops_whole_fields_and_is_identity_in_eval():
     drop.eval()
     x = torch.randn(2, 200, 3, 3)
     assert drop(x) is x
-    with pytest.raises(ValueError, match=r"`p` must be a probability in \[0, 1\), got 1.0"):
-        enn.FieldDropout(C4.regular(1), p=1.0)
+    with pytest.raises(ValueError, match=r"`p` must be a probability in \[0, 1\], got 1.5"):
+        enn.FieldDropout(C4.regular(1), p=1.5)
 
 
 def test_linear_needs_invariant_input():

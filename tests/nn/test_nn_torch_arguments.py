@@ -182,3 +182,110 @@ def test_upsample_arguments_are_checked_when_built(kwargs, error, message):
 def test_upsample_refuses_per_axis_resizing_where_rotations_swap_the_axes(kwargs, message):
     with pytest.raises(ValueError, match=message):
         enn.Upsample(C4.regular(1), **kwargs)
+
+
+# -- adaptive pools: None keeps that input size -------------------------------------------------
+@pytest.mark.parametrize(
+    ("cls", "torch_cls"), [(enn.AdaptiveAvgPool2d, nn.AdaptiveAvgPool2d), (enn.AdaptiveMaxPool2d, nn.AdaptiveMaxPool2d)]
+)
+@pytest.mark.parametrize("output_size", [(None, 3), [4, None], (None, None), (2, 3)])
+def test_adaptive_pool_none_entries_on_trivial_group_are_torch_adaptive_pools(cls, torch_cls, output_size):
+    layer, ref = cls(TRIV.trivial(3), output_size), torch_cls(output_size)
+    x = torch.randn(2, 3, 7, 9)
+    assert torch.equal(layer(x), ref(x))
+    assert torch.equal(layer.export()(x), ref(x))
+    assert repr(eval(repr(layer), {"Trivial": eqcnn.Trivial, cls.__name__: cls})) == repr(layer)
+
+
+def test_adaptive_pool_none_entries_keep_the_symmetries_they_can():
+    torch.manual_seed(0)
+    D2 = eqcnn.Dihedral(2)  # flips and the half turn keep a rectangle: any output size is exact
+    for layer in (enn.AdaptiveAvgPool2d(D2.regular(1), (None, 3)), enn.AdaptiveMaxPool2d(D2.regular(1), (2, None))):
+        assert_equivariant(layer, size=9, shifts=[], baseline=None)
+    square = enn.AdaptiveAvgPool2d(D4.regular(1), (None, None))  # keeps the input's size: the identity
+    assert repr(square) == "AdaptiveAvgPool2d(Dihedral(4).regular(1), output_size=(None, None))"
+    x = torch.randn(1, 8, 9, 9)
+    assert torch.equal(square(x), x)
+    assert_equivariant(square, size=9, shifts=[], baseline=None)
+
+
+@pytest.mark.parametrize(
+    ("output_size", "error", "message"),
+    [
+        ((None, 3), ValueError, r"`output_size` \(=\(None, 3\)\) must be the same along both axes for Cyclic\(4\)"),
+        ((2, 3), ValueError, r"`output_size` \(=\(2, 3\)\) must be the same along both axes"),
+        ((0, 3), ValueError, "`output_size` must be >= 1, got 0"),
+        ((1, 2, 3), ValueError, r"`output_size` must be an int or a pair of ints or None, got \(1, 2, 3\)"),
+        (None, TypeError, r"got None \(use \(None, None\)\)"),
+        ((2.0, 2), TypeError, r"`output_size` must be an int, got float \(2.0\)"),
+    ],
+)
+def test_adaptive_pool_output_size_is_checked(output_size, error, message):
+    for cls in (enn.AdaptiveAvgPool2d, enn.AdaptiveMaxPool2d):
+        with pytest.raises(error, match=message):
+            cls(C4.regular(1), output_size)
+
+
+# -- MaxPool2d(return_indices), AvgPool2d(divisor_override), FieldDropout(p=1) -------------------
+@pytest.mark.parametrize("group", [TRIV, C4], ids=repr)
+def test_max_pool_return_indices_is_torch_and_unpools(group):
+    t = group.regular(2) if group.order > 1 else group.trivial(2)
+    layer = enn.MaxPool2d(t, 3, 2, 1, 1, True)  # torch's positional order: return_indices before ceil_mode
+    ref = nn.MaxPool2d(3, 2, 1, 1, True)
+    assert layer.return_indices and not layer.ceil_mode
+    x = torch.randn(2, t.size, 9, 9)
+    (out, idx), (ref_out, ref_idx) = layer(x), ref(x)
+    assert torch.equal(out, ref_out) and torch.equal(idx, ref_idx)
+    plain_out, plain_idx = layer.export()(x)
+    assert torch.equal(plain_out, ref_out) and torch.equal(plain_idx, ref_idx)
+    assert nn.MaxUnpool2d(3, 2, 1)(out, idx, output_size=x.shape[-2:]).shape == x.shape
+    assert repr(layer).endswith("kernel_size=3, stride=2, padding=1, return_indices=True)")
+    for g in group.elements:  # the values are equivariant as without indices
+        assert torch.equal(layer(t.transform(x, g))[0], t.transform(out, g))
+
+
+def test_adaptive_max_pool_return_indices_is_torch():
+    layer = enn.AdaptiveMaxPool2d(C4.regular(1), 3, return_indices=True)
+    ref = nn.AdaptiveMaxPool2d(3, return_indices=True)
+    x = torch.randn(2, 4, 8, 8)
+    for a, b in zip(layer(x), ref(x), strict=True):
+        assert torch.equal(a, b)
+    for a, b in zip(layer.export()(x), ref(x), strict=True):
+        assert torch.equal(a, b)
+    assert repr(layer) == "AdaptiveMaxPool2d(Cyclic(4).regular(1), output_size=3, return_indices=True)"
+
+
+@pytest.mark.parametrize("kwargs", [{}, {"padding": 1, "count_include_pad": False}, {"ceil_mode": True}])
+def test_avg_pool_divisor_override_is_torch(kwargs):
+    layer = enn.AvgPool2d(TRIV.trivial(3), 3, 2, divisor_override=4, **kwargs)
+    ref = nn.AvgPool2d(3, 2, divisor_override=4, **kwargs)
+    x = torch.randn(2, 3, 8, 9)
+    assert torch.equal(layer(x), ref(x))
+    assert torch.equal(layer.export()(x), ref(x))
+    assert repr(eval(repr(layer), {"Trivial": eqcnn.Trivial, "AvgPool2d": enn.AvgPool2d})) == repr(layer)
+    assert "divisor_override=4" in repr(layer)
+
+
+def test_avg_pool_divisor_override_is_equivariant_and_checked():
+    torch.manual_seed(0)
+    assert_equivariant(enn.AvgPool2d(D4.regular(1), 3, 2, 1, divisor_override=2), size=9, baseline=None)
+    with pytest.raises(ValueError, match="`divisor_override` must be >= 1, got 0"):
+        enn.AvgPool2d(C4.regular(1), 2, divisor_override=0)
+    with pytest.raises(TypeError, match=r"`divisor_override` must be an int, got float \(2.0\)"):
+        enn.AvgPool2d(C4.regular(1), 2, divisor_override=2.0)
+
+
+@pytest.mark.parametrize("inplace", [False, True])
+def test_field_dropout_p_one_drops_everything_as_torch_dropout2d(inplace):
+    drop = enn.FieldDropout(TRIV.trivial(3), p=1.0, inplace=inplace)
+    ref = nn.Dropout2d(1.0)
+    x = torch.randn(2, 3, 4, 4)
+    x[0, 0, 0, 0] = float("nan")  # times zero, as torch: NaN stays NaN
+    expected = ref(x.clone())
+    assert torch.allclose(drop(x.clone()), expected, equal_nan=True)
+    assert torch.allclose(drop.export()(x.clone()), expected, equal_nan=True)
+    assert repr(drop) == f"FieldDropout(Trivial().trivial(3), p=1.0{', inplace=True' if inplace else ''})"
+    drop.eval()
+    assert drop(x) is x
+    regular = enn.FieldDropout(C4.regular(2), p=1)
+    assert torch.equal(regular(torch.ones(1, 8, 3, 3)), torch.zeros(1, 8, 3, 3))

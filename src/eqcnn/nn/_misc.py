@@ -47,7 +47,7 @@ class Identity(EquivariantModule):
 class FieldDropout(EquivariantModule):
     """Dropout of whole fields: in training, each field of each sample is zeroed with probability ``p``
     (all its channels and pixels together, like ``torch.nn.Dropout2d`` on fields) and the rest scaled by
-    ``1 / (1 - p)``; in eval mode the identity.
+    ``1 / (1 - p)`` (``p = 1`` zeroes everything, as torch); in eval mode the identity.
 
     The mask is one invariant number per field, so for the same random state
     the layer is exactly equivariant, for any field type.  Dropping single
@@ -68,8 +68,8 @@ class FieldDropout(EquivariantModule):
     def __init__(self, in_type: FieldType, p: float = 0.5, inplace: bool = False) -> None:
         super().__init__()
         check_field_type("in_type", in_type)
-        if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0.0 <= p < 1.0:
-            raise ValueError(f"`p` must be a probability in [0, 1), got {p!r}")
+        if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0.0 <= p <= 1.0:
+            raise ValueError(f"`p` must be a probability in [0, 1], got {p!r}")
         self.in_type = self.out_type = in_type
         self.p = float(p)
         self.inplace = bool(inplace)
@@ -79,6 +79,9 @@ class FieldDropout(EquivariantModule):
         self.check_input(x)
         if not self.training or self.p == 0.0:
             return x
+        if self.p == 1.0:  # every field dropped; times zero, as torch (NaN stays NaN)
+            zero = x.new_zeros(())
+            return x.mul_(zero) if self.inplace else x * zero
         if x.dim() == 3:
             return self.forward(x[None])[0]
         keep = torch.empty(x.shape[0], len(self.in_type), 1, 1, dtype=x.dtype, device=x.device)
