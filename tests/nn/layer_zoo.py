@@ -62,6 +62,7 @@ LAYER_ZOO: list[tuple[str, Callable[[PointGroup], enn.EquivariantModule]]] = [
     ("GroupNorm-irreps", lambda G: enn.GroupNorm(1, vector(G))),
     ("MaxPool2d", lambda G: enn.MaxPool2d(mixed(G), 3, stride=2, padding=1)),
     ("AvgPool2d", lambda G: enn.AvgPool2d(vector(G), 3, stride=2, padding=1)),
+    ("AvgPool2d-divisor", lambda G: enn.AvgPool2d(vector(G), 3, stride=2, padding=1, divisor_override=4)),
     ("AdaptiveAvgPool2d", lambda G: enn.AdaptiveAvgPool2d(vector(G), 3)),
     ("AdaptiveMaxPool2d", lambda G: enn.AdaptiveMaxPool2d(mixed(G), 4)),
     ("BlurPool2d", lambda G: enn.BlurPool2d(vector(G) + mixed(G), stride=2)),
@@ -88,5 +89,5 @@ LAYER_ZOO: list[tuple[str, Callable[[PointGroup], enn.EquivariantModule]]] = [
     ),
 ]
 
-ODD_SIZES_ONLY = {"MaxPool2d", "AvgPool2d", "BlurPool2d"}
+ODD_SIZES_ONLY = {"MaxPool2d", "AvgPool2d", "AvgPool2d-divisor", "BlurPool2d"}
 RANDOM_IN_TRAINING = {"FieldDropout"}

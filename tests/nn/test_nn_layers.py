@@ -116,6 +116,53 @@ def test_batchnorm_rejects_bad_types_and_inputs():
     assert repr(enn.BatchNorm2d(C4.regular(2), momentum=0.2)) == "BatchNorm2d(Cyclic(4).regular(2), momentum=0.2)"
 
 
+@pytest.mark.parametrize(
+    ("kwargs", "train"),
+    [({}, True), ({"track_running_stats": False}, False)],
+    ids=["training", "no-running-stats"],
+)
+def test_batchnorm_refuses_one_value_per_channel_as_torch(kwargs, train):
+    ours = enn.BatchNorm2d(TRIV.trivial(3), **kwargs).train(train)
+    ref = nn.BatchNorm2d(3, **kwargs).train(train)
+    x = torch.randn(1, 3, 1, 1)
+    with pytest.raises(ValueError, match="Expected more than 1 value per channel when training"):
+        ref(x)
+    with pytest.raises(
+        ValueError,
+        match=r"BatchNorm2d: Expected more than 1 value per channel when training, got input size "
+        r"torch.Size\(\[1, 3, 1, 1\]\)",
+    ):
+        ours(x)
+    with pytest.raises(ValueError, match="Expected more than 1 value per channel"):
+        ours(x[0])  # unbatched
+    if ours.track_running_stats:
+        assert torch.equal(ours.running_var, torch.ones(3)) and int(ours.num_batches_tracked) == 0  # untouched
+    for ok in (torch.randn(2, 3, 1, 1), torch.randn(1, 3, 1, 2)):
+        assert relative_error(ours(ok), ref(ok)) < 1e-5
+    regular = enn.BatchNorm2d(C4.regular(2), **kwargs).train(train)  # the same rule for every field type
+    with pytest.raises(ValueError, match="Expected more than 1 value per channel"):
+        regular(torch.randn(1, 8, 1, 1))
+    ours.eval(), ref.eval()
+    if ours.track_running_stats:  # running statistics: one value is fine
+        assert relative_error(ours(x), ref(x)) < 1e-6
+
+
+def test_groupnorm_refuses_one_value_per_group_as_torch():
+    ours, ref = enn.GroupNorm(3, TRIV.trivial(3)), nn.GroupNorm(3, 3)
+    x = torch.randn(1, 3, 1, 1)
+    with pytest.raises(ValueError, match="Expected more than 1 value per channel"):
+        ref(x)
+    with pytest.raises(
+        ValueError,
+        match=r"GroupNorm: expected more than 1 value per group of channels, got input size "
+        r"torch.Size\(\[1, 3, 1, 1\]\) with num_groups=3",
+    ):
+        ours(x)
+    for ok in (torch.randn(2, 3, 1, 1), torch.randn(1, 3, 2, 1)):
+        assert torch.allclose(ours(ok), ref(ok), atol=1e-4)  # one value a group for each sample: zeros
+    assert enn.GroupNorm(3, C4.regular(3))(torch.randn(1, 12, 1, 1)).shape == (1, 12, 1, 1)  # 4 values a group
+
+
 def test_groupnorm_on_trivial_group_is_torch_groupnorm():
     torch.manual_seed(0)
     ours, ref = enn.GroupNorm(3, TRIV.trivial(6)), nn.GroupNorm(3, 6)
@@ -189,8 +236,8 @@ def test_field_dropout_drops_whole_fields_and_is_identity_in_eval():
     drop.eval()
     x = torch.randn(2, 200, 3, 3)
     assert drop(x) is x
-    with pytest.raises(ValueError, match=r"`p` must be a probability in \[0, 1\), got 1.0"):
-        enn.FieldDropout(C4.regular(1), p=1.0)
+    with pytest.raises(ValueError, match=r"`p` must be a probability in \[0, 1\], got 1.5"):
+        enn.FieldDropout(C4.regular(1), p=1.5)
 
 
 def test_linear_needs_invariant_input():

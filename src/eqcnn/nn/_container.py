@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import Any
 
 import torch
 from torch import nn
 
 from ..fields import FieldType
+from ._fieldutil import check_field_type
 from ._module import EquivariantModule
 
 __all__ = ["ResidualBlock", "Sequential"]
@@ -43,6 +45,62 @@ def _is_permutation_type(t: FieldType) -> bool:
     return all(r.is_permutation for r in t.representations)
 
 
+def _typed(m: nn.Module) -> bool:
+    return isinstance(m, EquivariantModule) and getattr(m, "in_type", None) is not None
+
+
+def _chain(mods: list[tuple[str, nn.Module]], in_type: FieldType | None) -> list[FieldType | None]:
+    """The type entering each module and, last, the output type (``None``: untyped invariant data).
+
+    Raises if the modules do not chain (see :class:`Sequential`); changes nothing.
+    """
+    if not mods:
+        raise ValueError("Sequential needs at least one module")
+    name0, first = mods[0]
+    if in_type is None and not _typed(first):
+        raise TypeError(
+            f"Sequential: the first module ({name0}: {type(first).__name__}) must be an eqcnn module with an "
+            "`in_type`, or the Sequential needs `in_type=` (the type of its input); apply plain preprocessing "
+            "outside the Sequential"
+        )
+    current: FieldType | None = in_type if in_type is not None else first.in_type  # type: ignore[assignment]
+    types: list[FieldType | None] = []
+    invariant = False  # whether untyped data (after a plain module) is invariant
+    prev_name, prev = None, None
+    for name, m in mods:
+        types.append(current)
+        source = "the Sequential's `in_type` is" if prev is None else f"{_describe(prev_name, prev)} produces out_type"
+        if isinstance(m, EquivariantModule):
+            if current is not None and m.in_type != current:
+                raise TypeError(
+                    f"Sequential: {_describe(name, m)} expects in_type {m.in_type!r} but {source} {current!r}"
+                )
+            if current is None and m.in_type is not None and not m.in_type.is_trivial:
+                raise TypeError(
+                    f"Sequential: {_describe(name, m)} expects in_type {m.in_type!r} but follows plain "
+                    f"{_describe(prev_name, prev)}, whose output is untyped invariant features; only an "
+                    "eqcnn module with trivial in_type may follow a plain module"
+                )
+            current = m.out_type
+            invariant = False
+        elif isinstance(m, _ELEMENTWISE) and current is not None and _is_permutation_type(current):
+            pass  # keeps the type
+        else:
+            if current is not None and not current.is_trivial:
+                hint = " (elementwise activations also fit after trivial or regular fields)"
+                raise TypeError(
+                    f"Sequential: {_describe(name, m)} is a plain torch module, but {source} {current!r}, which is "
+                    f"not invariant; plain modules are only allowed after trivial fields (use GroupPool first){hint}"
+                )
+            if current is None and not invariant:
+                raise TypeError(f"Sequential: {_describe(name, m)} follows untyped, non-invariant output")
+            current = None
+            invariant = True
+        prev_name, prev = name, m
+    types.append(current)
+    return types
+
+
 class Sequential(EquivariantModule, nn.Sequential):
     """``torch.nn.Sequential`` that checks, when built, that each module's ``out_type`` is the next one's ``in_type``.
 
@@ -64,9 +122,25 @@ class Sequential(EquivariantModule, nn.Sequential):
       module the channel layout is unknown, so only an eqcnn module with trivial
       ``in_type`` may follow (its channel count is checked on the first batch).
 
-    The first module must be an eqcnn module (its ``in_type`` is the
-    Sequential's); ``out_type`` is the last known type, or ``None`` when the
-    Sequential ends with plain modules (invariant, untyped output).
+    The first module is an eqcnn module (its ``in_type`` is the
+    Sequential's), or any module accepted on ``in_type`` by the rules above
+    when the keyword ``in_type`` gives the type of the input (``enn.Sequential(
+    nn.ReLU(), enn.Conv2d(t, t, 3), in_type=t)``); a given ``in_type`` is the
+    Sequential's, and the first eqcnn module must expect it.  ``out_type`` is
+    the last known type, or ``None`` when the Sequential ends with plain
+    modules (invariant, untyped output).
+
+    Indexing, slicing and editing work as in ``torch.nn.Sequential``.  A slice
+    is an eqcnn ``Sequential`` of the modules it picks (with their names): one
+    that starts at a plain module gets, as ``in_type``, the type the full
+    container feeds that module, so ``net[1:]`` works when ``net[1]`` is a
+    ``nn.ReLU`` after a conv; one that starts in untyped data (after
+    ``nn.Flatten``...) has no type to check and is a plain
+    ``torch.nn.Sequential``, as is an empty slice.  Edits (``append``,
+    ``insert``, ``extend``, ``+=``, ``*=``, item assignment, ``del``,
+    ``pop``) are checked before they are made: one that breaks the chain, or
+    would leave the container empty, raises and changes nothing.  ``+`` and
+    ``*`` give a new checked ``Sequential``.
 
     Exactly as equivariant as its least equivariant member.
 
@@ -84,88 +158,87 @@ class Sequential(EquivariantModule, nn.Sequential):
         ... )
         >>> net(torch.randn(2, 1, 9, 9)).shape
         torch.Size([2, 10])
+        >>> net[3:].in_type, net[3:].out_type
+        (Cyclic(4).trivial(4), None)
     """
 
-    def __init__(self, *args: Any) -> None:
+    _declared_in_type: FieldType | None = None  # the keyword `in_type`
+
+    def __init__(self, *args: Any, in_type: FieldType | None = None) -> None:
+        if in_type is not None:
+            check_field_type("in_type", in_type)
         nn.Sequential.__init__(self, *args)
-        self._retype()
+        self._declared_in_type = in_type
+        types = _chain(list(self._modules.items()), in_type)
+        self.in_type = types[0]  # type: ignore[assignment]
+        self.out_type = types[-1]  # type: ignore[assignment]
 
-    def _retype(self) -> None:
-        mods = list(self._modules.items())
-        if not mods:
-            raise ValueError("Sequential needs at least one module")
-        name0, first = mods[0]
-        if not isinstance(first, EquivariantModule) or getattr(first, "in_type", None) is None:
-            raise TypeError(
-                f"Sequential: the first module ({name0}: {type(first).__name__}) must be an eqcnn module with an "
-                "`in_type`; apply plain preprocessing outside the Sequential"
-            )
-        self.in_type = first.in_type
-        current: FieldType | None = None
-        invariant = False  # whether untyped data (after a plain module) is invariant
-        prev_name, prev = None, None
-        for name, m in mods:
-            if isinstance(m, EquivariantModule):
-                if prev is not None:
-                    if current is not None and m.in_type != current:
-                        raise TypeError(
-                            f"Sequential: {_describe(name, m)} expects in_type {m.in_type!r} but "
-                            f"{_describe(prev_name, prev)} produces out_type {current!r}"
-                        )
-                    if current is None and m.in_type is not None and not m.in_type.is_trivial:
-                        raise TypeError(
-                            f"Sequential: {_describe(name, m)} expects in_type {m.in_type!r} but follows plain "
-                            f"{_describe(prev_name, prev)}, whose output is untyped invariant features; only an "
-                            "eqcnn module with trivial in_type may follow a plain module"
-                        )
-                current = m.out_type
-                invariant = False
-            elif isinstance(m, _ELEMENTWISE) and current is not None and _is_permutation_type(current):
-                pass  # keeps the type
-            else:
-                if current is not None and not current.is_trivial:
-                    hint = " (elementwise activations also fit after trivial or regular fields)"
-                    raise TypeError(
-                        f"Sequential: {_describe(name, m)} is a plain torch module, but "
-                        f"{_describe(prev_name, prev)} produces out_type {current!r}, which is not invariant; "
-                        f"plain modules are only allowed after trivial fields (use GroupPool first){hint}"
-                    )
-                if current is None and not invariant:
-                    raise TypeError(f"Sequential: {_describe(name, m)} follows untyped, non-invariant output")
-                current = None
-                invariant = True
-            prev_name, prev = name, m
-        self.out_type = current  # type: ignore[assignment]
+    def _checked(self, change: Callable[[nn.Sequential], Any]) -> Any:
+        """Make ``change`` on a scratch copy of the module list, check the types there, then adopt it."""
+        scratch = nn.Sequential(OrderedDict(self._modules))
+        result = change(scratch)
+        items = list(scratch._modules.items())
+        types = _chain(items, self._declared_in_type)  # raises before anything here changed
+        self._modules.clear()
+        self._modules.update(items)
+        self.in_type = types[0]  # type: ignore[assignment]
+        self.out_type = types[-1]  # type: ignore[assignment]
+        return result
 
-    def _checked(self, change: Any) -> None:
-        """Apply ``change`` to the module list; undo it and raise if the types no longer chain."""
-        saved = OrderedDict(self._modules)
-        change()
-        try:
-            self._retype()
-        except TypeError:
-            self._modules.clear()
-            self._modules.update(saved)
-            self._retype()
-            raise
+    def __getitem__(self, idx: int | slice) -> Any:
+        if not isinstance(idx, slice):
+            return nn.Sequential.__getitem__(self, idx)
+        items = list(self._modules.items())
+        picked = range(len(items))[idx]
+        if not picked:
+            return nn.Sequential()
+        chosen = [items[i] for i in picked]
+        entering = _chain(items, self._declared_in_type)[picked[0]]
+        if _typed(chosen[0][1]):
+            return Sequential(OrderedDict(chosen))
+        if entering is None:
+            return nn.Sequential(OrderedDict(chosen))  # untyped (invariant) data: nothing to check
+        return Sequential(OrderedDict(chosen), in_type=entering)
 
     def append(self, module: nn.Module) -> Sequential:
-        self._checked(lambda: nn.Sequential.append(self, module))
+        self._checked(lambda s: nn.Sequential.append(s, module))
         return self
 
     def insert(self, index: int, module: nn.Module) -> Sequential:
-        self._checked(lambda: nn.Sequential.insert(self, index, module))
+        self._checked(lambda s: nn.Sequential.insert(s, index, module))
         return self
 
     def extend(self, sequential: Any) -> Sequential:
-        self._checked(lambda: nn.Sequential.extend(self, sequential))
+        self._checked(lambda s: nn.Sequential.extend(s, sequential))
         return self
 
     def __setitem__(self, idx: int, module: nn.Module) -> None:
-        self._checked(lambda: nn.Sequential.__setitem__(self, idx, module))
+        self._checked(lambda s: nn.Sequential.__setitem__(s, idx, module))
 
     def __delitem__(self, idx: int | slice) -> None:
-        self._checked(lambda: nn.Sequential.__delitem__(self, idx))
+        self._checked(lambda s: nn.Sequential.__delitem__(s, idx))
+
+    def pop(self, key: int | slice) -> nn.Module:
+        return self._checked(lambda s: nn.Sequential.pop(s, key))
+
+    def __iadd__(self, other: Any) -> Sequential:
+        self._checked(lambda s: nn.Sequential.__iadd__(s, other))
+        return self
+
+    def __imul__(self, other: int) -> Sequential:
+        self._checked(lambda s: nn.Sequential.__imul__(s, other))
+        return self
+
+    def __add__(self, other: Any) -> Sequential:
+        joined = nn.Sequential.__add__(self, other)  # torch's checks of `other`
+        return Sequential(*joined, in_type=self._declared_in_type)
+
+    def __mul__(self, other: int) -> Sequential:
+        repeated = nn.Sequential.__mul__(self, other)
+        return Sequential(*repeated, in_type=self._declared_in_type)
+
+    def __rmul__(self, other: int) -> Sequential:
+        return self.__mul__(other)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self.check_input(x)
@@ -183,7 +256,7 @@ class Sequential(EquivariantModule, nn.Sequential):
         return {"in_type": repr(self.in_type), "out_type": repr(self.out_type)}
 
     def extra_repr(self) -> str:
-        return ""
+        return "" if self._declared_in_type is None else f"in_type={self._declared_in_type!r}"
 
 
 class ResidualBlock(EquivariantModule):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any
 
 import torch
@@ -30,15 +31,19 @@ class ConvTranspose2d(ExpandedFilterModule):
         ``deconv(in_type.transform(x, g)) == out_type.transform(deconv(x), g)``
 
     exactly for the grid symmetries in the group when ``output_padding == 0``
-    (a non-zero ``output_padding`` adds rows on one side only, which breaks the
+    (a non-zero ``output_padding``, or an ``output_size`` in :meth:`forward`
+    larger than the smallest one, adds rows on one side only, which breaks the
     symmetry of the output grid), approximately for other angles.  With
     ``eqcnn.Trivial()`` it is exactly ``torch.nn.ConvTranspose2d``.
 
-    Arguments follow ``torch.nn.ConvTranspose2d``; ``groups`` must be 1 and
-    ``padding_mode`` ``"zeros"`` (as in torch); ``basis`` as in :class:`Conv2d`.
+    Arguments follow ``torch.nn.ConvTranspose2d``; ``padding_mode`` must be
+    ``"zeros"`` (as in torch); ``groups`` must be 1 except for ``Trivial()``
+    with the pixel basis (the weight then has torch's grouped layout
+    ``(in_channels, out_channels / groups, kh, kw)``); ``basis`` as in :class:`Conv2d`.
 
     Shapes: ``(B, in_type.size, H, W) -> (B, out_type.size, H', W')`` with
-    ``H' = (H - 1) * stride - 2 * padding + dilation * (k - 1) + output_padding + 1``.
+    ``H' = (H - 1) * stride - 2 * padding + dilation * (k - 1) + output_padding + 1``,
+    or ``output_size`` when :meth:`forward` is given one.
 
     Example:
         >>> import torch, eqcnn
@@ -71,8 +76,16 @@ class ConvTranspose2d(ExpandedFilterModule):
         check_field_type("out_type", out_type)
         check_same_group(in_type, out_type)
         group = in_type.group
-        if check_int("groups", groups, minimum=1) != 1:
-            raise ValueError(f"`groups` (={groups}) must be 1: grouped equivariant convolutions are not supported")
+        check_int("groups", groups, minimum=1)
+        if groups != 1 and group.order > 1:
+            raise ValueError(
+                f"`groups` (={groups}) must be 1 for {group!r}: grouped equivariant convolutions are not "
+                "supported (they are for Trivial(), as in torch)"
+            )
+        for name, size in (("in_type", in_type.size), ("out_type", out_type.size)):
+            if size % groups:
+                raise ValueError(f"`{name}.size` (={size}) must be divisible by `groups` (={groups})")
+        self.groups = int(groups)
         check_choice("padding_mode", padding_mode, ("zeros",))
         check_choice("basis", basis, ("auto", "harmonic", "pixel"))
         kernel = pair("kernel_size", kernel_size, minimum=1)
@@ -90,8 +103,10 @@ class ConvTranspose2d(ExpandedFilterModule):
         self.padding_mode = padding_mode
         self.in_type, self.out_type = in_type, out_type
         self.basis_kind = default_basis_kind(group) if basis == "auto" else basis
-        # the weight is the filter bank of a conv from out_type to in_type: (in.size, out.size, kh, kw)
-        self._bank = FilterBank(out_type, in_type, kernel, self.basis_kind, dtype, device)
+        if groups != 1 and self.basis_kind != "pixel":
+            raise ValueError(f"`groups` (={groups}) needs basis='pixel' (the ordinary conv), got {self.basis_kind!r}")
+        # the weight is the filter bank of a conv from out_type to in_type: (in.size, out.size / groups, kh, kw)
+        self._bank = FilterBank(out_type, in_type, kernel, self.basis_kind, dtype, device, groups=groups)
         if self._bank.size == 0:
             raise ValueError(f"no equivariant {kernel[0]}x{kernel[1]} filter maps {in_type!r} to {out_type!r}")
         self.weight = nn.Parameter(torch.empty(self._bank.weight_shape(), device=device, dtype=dtype))
@@ -110,20 +125,58 @@ class ConvTranspose2d(ExpandedFilterModule):
             self.weight.normal_()
             filt, _ = self.expand_parameters()
             per_entry = filt.pow(2).mean().item()
-            fan_in = self.in_type.size * self.kernel_size[0] * self.kernel_size[1] / (self.stride[0] * self.stride[1])
+            fan_in = (
+                self.in_type.size
+                // self.groups
+                * self.kernel_size[0]
+                * self.kernel_size[1]
+                / (self.stride[0] * self.stride[1])
+            )
             if per_entry > 0:
                 self.weight.mul_(math.sqrt(2.0 / fan_in / per_entry))
             if self.bias is not None:
                 self.bias.zero_()
         self._cache = None
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, output_size: Sequence[int] | None = None) -> torch.Tensor:
+        """Apply the layer; ``output_size`` (``(H', W')``, or the full output shape) picks the output
+        padding, as in ``torch.nn.ConvTranspose2d.forward``, in place of ``output_padding``."""
         self.check_input(x)
+        output_padding = self.output_padding if output_size is None else self._output_padding(x, output_size)
         filt, bias = self.expand_parameters()
         if filt.dtype != x.dtype and not torch.is_autocast_enabled(x.device.type):
             filt = filt.to(x.dtype)
             bias = None if bias is None else bias.to(x.dtype)
-        return F.conv_transpose2d(x, filt, bias, self.stride, self.padding, self.output_padding, 1, self.dilation)
+        return F.conv_transpose2d(x, filt, bias, self.stride, self.padding, output_padding, self.groups, self.dilation)
+
+    def _output_padding(self, x: torch.Tensor, output_size: Any) -> tuple[int, int]:
+        """The output padding that gives ``output_size``, checked as torch checks it."""
+        if isinstance(output_size, (str, bytes)) or not isinstance(output_size, Sequence):
+            raise TypeError(
+                f"ConvTranspose2d: `output_size` must be a sequence of ints, got {type(output_size).__name__} "
+                f"({output_size!r})"
+            )
+        spatial = list(output_size)
+        lead = x.dim() - 2  # 2 for (B, C, H, W), 1 for unbatched (C, H, W)
+        if len(spatial) == lead + 2:
+            spatial = spatial[lead:]
+        if len(spatial) != 2:
+            raise ValueError(
+                f"ConvTranspose2d: for {x.dim()}D input, `output_size` must have 2 or {lead + 2} elements, "
+                f"got {len(output_size)} ({list(output_size)})"
+            )
+        size = [check_int(f"output_size[{i}]", v) for i, v in enumerate(spatial)]
+        smallest = [
+            (n - 1) * s - 2 * p + d * (k - 1) + 1
+            for n, s, p, d, k in zip(x.shape[-2:], self.stride, self.padding, self.dilation, self.kernel_size)
+        ]
+        largest = [m + s - 1 for m, s in zip(smallest, self.stride)]
+        if any(not lo <= v <= hi for v, lo, hi in zip(size, smallest, largest)):
+            raise ValueError(
+                f"ConvTranspose2d: requested `output_size` {size}, but valid sizes range from {smallest} to "
+                f"{largest} (for an input of size {tuple(x.shape[-2:])})"
+            )
+        return (size[0] - smallest[0], size[1] - smallest[1])
 
     def export(self) -> nn.ConvTranspose2d:
         """A ``torch.nn.ConvTranspose2d`` holding the expanded filter."""
@@ -135,6 +188,7 @@ class ConvTranspose2d(ExpandedFilterModule):
             self.stride,
             self.padding,
             self.output_padding,
+            groups=self.groups,
             bias=bias is not None,
             dilation=self.dilation,
             device=filt.device,
@@ -156,6 +210,8 @@ class ConvTranspose2d(ExpandedFilterModule):
             v = getattr(self, name)
             if v != (default, default):
                 s += f", {name}={f(v)}"
+        if self.groups != 1:
+            s += f", groups={self.groups}"
         if not self._want_bias:
             s += ", bias=False"
         return s

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, field
+from typing import Any, cast
 
 import torch
 from torch import nn
@@ -96,20 +97,43 @@ def _sampling(module: nn.Module) -> tuple[tuple[int, int], tuple[int, int], tupl
     return None
 
 
+def _transpose_output_padding(module: nn.Module, x: torch.Tensor, output_size: Any) -> tuple[int, int]:
+    """The output padding a transposed conv uses for ``forward(x, output_size)``."""
+    from ._conv_transpose import ConvTranspose2d
+
+    if isinstance(module, ConvTranspose2d):
+        return module._output_padding(x, output_size)
+    conv = cast(nn.ConvTranspose2d, module)
+    stride, padding, kernel, dilation = (
+        list(cast(tuple[int, int], v)) for v in (conv.stride, conv.padding, conv.kernel_size, conv.dilation)
+    )
+    pad = conv._output_padding(x, list(output_size), stride, padding, kernel, 2, dilation)
+    return (pad[0], pad[1])
+
+
 def _trace_steps(model: nn.Module, in_channels: int, size: tuple[int, int]) -> tuple[SamplingStep, ...] | None:
     """Run ``model`` on a meta tensor and record the strided layers it meets (None if the size is too small)."""
+    from ._conv_transpose import ConvTranspose2d
+
     steps: list[SamplingStep] = []
     handles = []
     for name, m in model.named_modules():
         info = _sampling(m)
-        if info is None or (info[1] == (1, 1) and info[3] == (0, 0)):
+        transposed = isinstance(m, ConvTranspose2d | nn.ConvTranspose2d)
+        if info is None or (info[1] == (1, 1) and info[3] == (0, 0) and not transposed):
             continue  # stride 1 without output padding: always symmetric
 
-        def hook(mod, args, name=name, info=info):
+        def hook(mod, args, kwargs, name=name, info=info, transposed=transposed):
             x = args[0]
+            if transposed:  # forward(x, output_size) sets the output padding in place of the module's
+                out = args[1] if len(args) > 1 else kwargs.get("output_size")
+                if out is not None:
+                    info = (*info[:3], _transpose_output_padding(mod, x, out))
+                if info[3] == (0, 0):
+                    return
             steps.append(SamplingStep(name or type(mod).__name__, tuple(x.shape[-2:]), *info))
 
-        handles.append(m.register_forward_pre_hook(hook))
+        handles.append(m.register_forward_pre_hook(hook, with_kwargs=True))
     p = next((t for t in model.parameters() if t.is_floating_point()), None)
     dtype = p.dtype if p is not None else torch.get_default_dtype()  # a float64 model takes float64 inputs
     try:
@@ -143,7 +167,8 @@ def exact_input_sizes(
     iff ``(H + 2 p - k') % s == 0``; otherwise its output grid is shifted by a
     fraction of a pixel relative to the rotated input's, and a model that is
     exactly equivariant at other sizes is only approximately so.  Transposed
-    convolutions with ``output_padding`` are never symmetric.  The model is run
+    convolutions with ``output_padding`` (or called with an ``output_size``
+    that needs some) are never symmetric.  The model is run
     once per candidate size on the ``meta`` device (no computation), with hooks
     on every strided eqcnn and torch conv or pooling layer, so residual
     branches and custom ``forward`` methods are followed as they run.

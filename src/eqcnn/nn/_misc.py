@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import math
+import numbers
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .._checks import ShapeError, check_choice, check_int
+from .._checks import ShapeError, check_choice, check_int, pair
 from ..fields import FieldType
 from ._fieldutil import channel_fields, check_field_type
 from ._module import EquivariantModule
@@ -45,7 +47,7 @@ class Identity(EquivariantModule):
 class FieldDropout(EquivariantModule):
     """Dropout of whole fields: in training, each field of each sample is zeroed with probability ``p``
     (all its channels and pixels together, like ``torch.nn.Dropout2d`` on fields) and the rest scaled by
-    ``1 / (1 - p)``; in eval mode the identity.
+    ``1 / (1 - p)`` (``p = 1`` zeroes everything, as torch); in eval mode the identity.
 
     The mask is one invariant number per field, so for the same random state
     the layer is exactly equivariant, for any field type.  Dropping single
@@ -66,8 +68,8 @@ class FieldDropout(EquivariantModule):
     def __init__(self, in_type: FieldType, p: float = 0.5, inplace: bool = False) -> None:
         super().__init__()
         check_field_type("in_type", in_type)
-        if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0.0 <= p < 1.0:
-            raise ValueError(f"`p` must be a probability in [0, 1), got {p!r}")
+        if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0.0 <= p <= 1.0:
+            raise ValueError(f"`p` must be a probability in [0, 1], got {p!r}")
         self.in_type = self.out_type = in_type
         self.p = float(p)
         self.inplace = bool(inplace)
@@ -77,6 +79,9 @@ class FieldDropout(EquivariantModule):
         self.check_input(x)
         if not self.training or self.p == 0.0:
             return x
+        if self.p == 1.0:  # every field dropped; times zero, as torch (NaN stays NaN)
+            zero = x.new_zeros(())
+            return x.mul_(zero) if self.inplace else x * zero
         if x.dim() == 3:
             return self.forward(x[None])[0]
         keep = torch.empty(x.shape[0], len(self.in_type), 1, 1, dtype=x.dtype, device=x.device)
@@ -100,6 +105,13 @@ class Upsample(EquivariantModule):
     equivariant for every grid symmetry; ``"nearest"`` is exact for integer
     ``scale_factor`` only (other sizes are rejected).
 
+    ``size`` (an int or ``(H', W')``) and ``scale_factor`` (a number or one per
+    axis) are as torch's; exactly one is given.  A different size or factor
+    per axis is refused for groups with rotations other than by 180 degrees
+    (their rotations swap the axes, so no such resizing is equivariant);
+    with ``Trivial()``, ``Cyclic(2)``, ``Dihedral(1)`` and ``Dihedral(2)`` it
+    is exact.
+
     Shapes: ``(B, C, H, W) -> (B, C, H', W')``.
 
     Example:
@@ -114,7 +126,7 @@ class Upsample(EquivariantModule):
         self,
         in_type: FieldType,
         size: int | tuple[int, int] | None = None,
-        scale_factor: float | None = None,
+        scale_factor: float | tuple[float, float] | None = None,
         mode: str = "nearest",
         align_corners: bool | None = None,
     ) -> None:
@@ -125,22 +137,33 @@ class Upsample(EquivariantModule):
             raise ValueError(
                 f"give exactly one of `size` and `scale_factor`, got size={size!r}, scale_factor={scale_factor!r}"
             )
-        if mode == "nearest" and (size is not None or float(scale_factor) != int(scale_factor)):  # type: ignore[arg-type]
+        self.size = None if size is None else pair("size", size, minimum=1)
+        self.scale_factor = None if scale_factor is None else _scale_factor(scale_factor)
+        factors = (
+            None
+            if self.scale_factor is None
+            else self.scale_factor
+            if isinstance(self.scale_factor, tuple)
+            else (self.scale_factor,)
+        )
+        if mode == "nearest" and (factors is None or any(f != int(f) for f in factors)):
             raise ValueError(
                 "`mode`='nearest' is exactly equivariant only with an integer `scale_factor`; "
                 f"got size={size!r}, scale_factor={scale_factor!r} (use mode='bilinear')"
             )
         if mode == "nearest" and align_corners is not None:
             raise ValueError("`align_corners` only applies to mode 'bilinear' or 'bicubic'")
-        self.in_type = self.out_type = in_type
-        self.size = (
-            None
-            if size is None
-            else tuple(size)
-            if isinstance(size, (tuple, list))
-            else (check_int("size", size, 1),) * 2
+        group = in_type.group
+        anisotropic = (self.size is not None and self.size[0] != self.size[1]) or (
+            factors is not None and factors[0] != factors[-1]
         )
-        self.scale_factor = None if scale_factor is None else float(scale_factor)
+        if anisotropic and group.N > 2:
+            name, value = ("size", size) if self.size is not None else ("scale_factor", scale_factor)
+            raise ValueError(
+                f"`{name}` (={value!r}) must be the same along both axes for {group!r}: its rotations swap the "
+                "axes, so resizing them differently is not equivariant"
+            )
+        self.in_type = self.out_type = in_type
         self.mode = mode
         self.align_corners = align_corners
 
@@ -166,6 +189,24 @@ class Upsample(EquivariantModule):
         if self.align_corners is not None:
             s += f", align_corners={self.align_corners}"
         return s
+
+
+def _scale_factor(value: Any) -> float | tuple[float, float]:
+    """A positive finite number, or a pair of them (``torch.nn.Upsample``'s ``scale_factor``)."""
+
+    def one(v: Any) -> float:
+        if isinstance(v, bool) or not isinstance(v, numbers.Real):
+            raise TypeError(f"`scale_factor` must be a number or a pair of numbers, got {type(v).__name__} ({value!r})")
+        f = float(v)
+        if not (math.isfinite(f) and f > 0):
+            raise ValueError(f"`scale_factor` must be positive and finite, got {value!r}")
+        return f
+
+    if isinstance(value, (tuple, list)):
+        if len(value) != 2:
+            raise ValueError(f"`scale_factor` must be a number or a pair of numbers (one per axis), got {value!r}")
+        return (one(value[0]), one(value[1]))
+    return one(value)
 
 
 class Linear(EquivariantModule):

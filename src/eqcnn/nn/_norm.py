@@ -75,6 +75,10 @@ class BatchNorm2d(_FieldAffine):
     ``num_features``.  ``running_mean`` has one entry per channel (already
     projected), ``running_var`` one per field.
 
+    As torch, it refuses to take batch statistics (in training mode, or
+    without running statistics) of one value per channel (input ``(1, C, 1,
+    1)``): a ``ValueError``, before the running statistics change.
+
     :meth:`export` gives a ``torch.nn.BatchNorm2d`` that computes the same
     function in eval mode (running statistics); in training mode its per-channel
     batch statistics differ unless all fields are trivial.
@@ -146,6 +150,11 @@ class BatchNorm2d(_FieldAffine):
         if x.dim() == 3:
             return self.forward(x[None])[0]
         use_batch = self.training or not self.track_running_stats
+        if use_batch and x.shape[0] * x.shape[2] * x.shape[3] == 1:
+            # as torch: the batch statistics of one pixel of one sample would zero trivial fields
+            raise ValueError(
+                f"BatchNorm2d: Expected more than 1 value per channel when training, got input size {x.size()}"
+            )
         if use_batch:
             stat_x = x.float() if x.dtype in (torch.float16, torch.bfloat16) else x
             mean = self._project_invariant(stat_x.mean(dim=(0, 2, 3)))
@@ -216,7 +225,9 @@ class GroupNorm(_FieldAffine):
     and pixels of the group, then applies one scale per field and a bias on the
     invariant part.  Exactly equivariant wherever the pixel action is exact.
 
-    With ``eqcnn.Trivial()`` it is ``torch.nn.GroupNorm(num_groups, C)``.
+    With ``eqcnn.Trivial()`` it is ``torch.nn.GroupNorm(num_groups, C)``,
+    which refuses a batch of one sample with one value per group (input
+    ``(1, C, 1, 1)`` with ``C == num_groups``); so does this layer.
 
     Arguments mirror ``torch.nn.GroupNorm`` with ``in_type`` in place of
     ``num_channels``.
@@ -284,6 +295,12 @@ class GroupNorm(_FieldAffine):
         self.check_input(x)
         if x.dim() == 3:
             return self.forward(x[None])[0]
+        if x.shape[0] * (x.shape[1] // self.num_groups) * x.shape[2] * x.shape[3] == 1:
+            # as torch.nn.GroupNorm: one value per group normalises to zero
+            raise ValueError(
+                f"GroupNorm: expected more than 1 value per group of channels, got input size {x.size()} with "
+                f"num_groups={self.num_groups} (torch.nn.GroupNorm refuses it too)"
+            )
         weight = None if self.weight is None else self._channel_weight(self.weight)
         bias = self._channel_bias(self.bias) if self.bias is not None and self.num_invariant else None
         return field_group_norm(

@@ -149,6 +149,8 @@ class FieldDropoutPlain(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.training or self.p == 0.0:
             return x
+        if self.p == 1.0:
+            return x * x.new_zeros(())
         keep = torch.empty(x.shape[0], self.num_fields, 1, 1, dtype=x.dtype, device=x.device)
         keep = keep.bernoulli_(1.0 - self.p) / (1.0 - self.p)
         return x * keep.index_select(1, self.index)

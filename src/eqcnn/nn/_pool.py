@@ -35,6 +35,10 @@ class MaxPool2d(EquivariantModule):
     rejected; pool their norms or use :class:`AvgPool2d`).  Exact for a
     grid symmetry when the sampled grid is symmetric: {note}
 
+    With ``return_indices=True`` the forward returns ``(output, indices)`` as
+    torch's (for ``torch.nn.MaxUnpool2d``): the output is equivariant as
+    above; the indices are flat positions in each input map, not a field.
+
     Shapes: ``(B, C, H, W) -> (B, C, H', W')`` with torch's formula.
 
     Example:
@@ -52,11 +56,13 @@ class MaxPool2d(EquivariantModule):
         stride: int | tuple[int, int] | None = None,
         padding: int | tuple[int, int] = 0,
         dilation: int | tuple[int, int] = 1,
+        return_indices: bool = False,
         ceil_mode: bool = False,
     ) -> None:
         super().__init__()
         check_field_type("in_type", in_type)
         require_permutation(in_type, "MaxPool2d", "use AvgPool2d or pool the field norms instead")
+        self.return_indices = bool(return_indices)
         self.in_type = self.out_type = in_type
         self.kernel_size = pair("kernel_size", kernel_size, minimum=1)
         self.stride = self.kernel_size if stride is None else pair("stride", stride, minimum=1)
@@ -66,12 +72,23 @@ class MaxPool2d(EquivariantModule):
         if any(p * 2 > k for p, k in zip(self.padding, self.kernel_size)):
             raise ValueError(f"`padding` (={padding}) must be at most half of `kernel_size` (={kernel_size})")
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor) -> Any:
         self.check_input(x)
+        if self.return_indices:
+            return F.max_pool2d(
+                x, self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode, return_indices=True
+            )
         return F.max_pool2d(x, self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode)
 
     def export(self) -> nn.Module:
-        return nn.MaxPool2d(self.kernel_size, self.stride, self.padding, self.dilation, ceil_mode=self.ceil_mode)
+        return nn.MaxPool2d(
+            self.kernel_size,
+            self.stride,
+            self.padding,
+            self.dilation,
+            return_indices=self.return_indices,
+            ceil_mode=self.ceil_mode,
+        )
 
     def extra_repr(self) -> str:
         s = f"{self.in_type!r}, kernel_size={_fmt(self.kernel_size)}"
@@ -81,6 +98,8 @@ class MaxPool2d(EquivariantModule):
             s += f", padding={_fmt(self.padding)}"
         if self.dilation != (1, 1):
             s += f", dilation={_fmt(self.dilation)}"
+        if self.return_indices:
+            s += ", return_indices=True"
         if self.ceil_mode:
             s += ", ceil_mode=True"
         return s
@@ -93,6 +112,9 @@ class AvgPool2d(EquivariantModule):
     """``torch.nn.AvgPool2d`` on any fields (averaging is linear, so it commutes with every representation).
 
     Exact for a grid symmetry when the sampled grid is symmetric: {note}
+    ``divisor_override`` (a positive int) divides every window's sum by the
+    same number, as in torch, which keeps that (torch's TorchScript-based ONNX
+    exporter ignores it in the exported ``torch.nn.AvgPool2d``).
 
     Shapes: ``(B, C, H, W) -> (B, C, H', W')`` with torch's formula.
 
@@ -111,9 +133,11 @@ class AvgPool2d(EquivariantModule):
         padding: int | tuple[int, int] = 0,
         ceil_mode: bool = False,
         count_include_pad: bool = True,
+        divisor_override: int | None = None,
     ) -> None:
         super().__init__()
         check_field_type("in_type", in_type)
+        self.divisor_override = None if divisor_override is None else check_int("divisor_override", divisor_override, 1)
         self.in_type = self.out_type = in_type
         self.kernel_size = pair("kernel_size", kernel_size, minimum=1)
         self.stride = self.kernel_size if stride is None else pair("stride", stride, minimum=1)
@@ -125,10 +149,20 @@ class AvgPool2d(EquivariantModule):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self.check_input(x)
-        return F.avg_pool2d(x, self.kernel_size, self.stride, self.padding, self.ceil_mode, self.count_include_pad)
+        return F.avg_pool2d(
+            x,
+            self.kernel_size,
+            self.stride,
+            self.padding,
+            self.ceil_mode,
+            self.count_include_pad,
+            self.divisor_override,
+        )
 
     def export(self) -> nn.Module:
-        return nn.AvgPool2d(self.kernel_size, self.stride, self.padding, self.ceil_mode, self.count_include_pad)
+        return nn.AvgPool2d(
+            self.kernel_size, self.stride, self.padding, self.ceil_mode, self.count_include_pad, self.divisor_override
+        )
 
     def extra_repr(self) -> str:
         s = f"{self.in_type!r}, kernel_size={_fmt(self.kernel_size)}"
@@ -140,14 +174,27 @@ class AvgPool2d(EquivariantModule):
             s += ", ceil_mode=True"
         if not self.count_include_pad:
             s += ", count_include_pad=False"
+        if self.divisor_override is not None:
+            s += f", divisor_override={self.divisor_override}"
         return s
 
 
 AvgPool2d.__doc__ = (AvgPool2d.__doc__ or "").replace("{note}", _EXACT_NOTE)
 
 
-def _output_size(name: str, value: Any) -> tuple[int, int]:
-    return pair(name, value, minimum=1)
+def _output_size(name: str, value: Any) -> tuple[int | None, int | None]:
+    """An int, or a pair of ints and ``None`` (keep that input size), as torch's adaptive pools take."""
+    if isinstance(value, (tuple, list)):
+        if len(value) != 2:
+            raise ValueError(f"`{name}` must be an int or a pair of ints or None, got {value!r}")
+        return (
+            None if value[0] is None else check_int(name, value[0], 1),
+            None if value[1] is None else check_int(name, value[1], 1),
+        )
+    if value is None:
+        raise TypeError(f"`{name}` must be an int or a pair of ints or None, got None (use (None, None))")
+    v = check_int(name, value, 1)
+    return (v, v)
 
 
 class AdaptiveAvgPool2d(EquivariantModule):
@@ -157,6 +204,14 @@ class AdaptiveAvgPool2d(EquivariantModule):
     (bin ``i`` spans ``[floor(i H / n), ceil((i + 1) H / n))``), so the layer is
     exactly equivariant for every grid symmetry at every input size (square
     inputs for 90-degree turns).  ``output_size=1`` gives invariant features.
+
+    ``output_size`` is an int or a pair, whose entries may be ``None`` (keep
+    that input size), as in torch.  For groups with rotations other than by
+    180 degrees both entries must be the same (``(None, None)`` keeps the
+    input's size): their rotations swap the axes, so a non-square output
+    (``(2, 3)``, or ``(None, 3)`` of a square input other than 3x3) cannot be
+    equivariant.  (torch's adaptive pools with a ``None`` entry, which
+    :meth:`export` gives, do not compile with ``torch.jit.script``.)
 
     Shapes: ``(B, C, H, W) -> (B, C, *output_size)``.
 
@@ -170,32 +225,57 @@ class AdaptiveAvgPool2d(EquivariantModule):
     _torch: type[nn.Module] = nn.AdaptiveAvgPool2d
     _needs_permutation = False
 
-    def __init__(self, in_type: FieldType, output_size: int | tuple[int, int]) -> None:
+    def __init__(self, in_type: FieldType, output_size: int | tuple[int | None, int | None]) -> None:
         super().__init__()
         check_field_type("in_type", in_type)
         if self._needs_permutation:
             require_permutation(in_type, type(self).__name__, "use AdaptiveAvgPool2d instead")
         self.in_type = self.out_type = in_type
         self.output_size = _output_size("output_size", output_size)
+        group = in_type.group
+        if self.output_size[0] != self.output_size[1] and group.N > 2:
+            raise ValueError(
+                f"`output_size` (={output_size!r}) must be the same along both axes for {group!r}: its rotations "
+                "swap the axes, and pooling to a non-square output is not equivariant under them"
+            )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self.check_input(x)
-        if self._needs_permutation:
-            return F.adaptive_max_pool2d(x, self.output_size)
-        return F.adaptive_avg_pool2d(x, self.output_size)
+        return F.adaptive_avg_pool2d(x, self.output_size)  # None entries: keep that input size
 
     def export(self) -> nn.Module:
         return self._torch(self.output_size)
 
     def extra_repr(self) -> str:
-        return f"{self.in_type!r}, output_size={_fmt(self.output_size)}"
+        size = self.output_size
+        return f"{self.in_type!r}, output_size={size if size[0] is None or size[0] != size[1] else size[0]}"
 
 
 class AdaptiveMaxPool2d(AdaptiveAvgPool2d):
-    """``torch.nn.AdaptiveMaxPool2d`` on trivial and regular fields (exact at every size, as the average version)."""
+    """``torch.nn.AdaptiveMaxPool2d`` on trivial and regular fields (exact at every size, and ``output_size``
+    checked, as the average version); ``return_indices`` as in :class:`MaxPool2d`."""
 
     _torch = nn.AdaptiveMaxPool2d
     _needs_permutation = True
+
+    def __init__(
+        self, in_type: FieldType, output_size: int | tuple[int | None, int | None], return_indices: bool = False
+    ) -> None:
+        super().__init__(in_type, output_size)
+        self.return_indices = bool(return_indices)
+
+    def forward(self, x: torch.Tensor) -> Any:
+        self.check_input(x)
+        size: Any = self.output_size  # None entries: keep that input size
+        if self.return_indices:
+            return F.adaptive_max_pool2d(x, size, True)
+        return F.adaptive_max_pool2d(x, size)
+
+    def export(self) -> nn.Module:
+        return nn.AdaptiveMaxPool2d(self.output_size, self.return_indices)  # type: ignore[arg-type]
+
+    def extra_repr(self) -> str:
+        return super().extra_repr() + (", return_indices=True" if self.return_indices else "")
 
 
 def _binomial(n: int) -> torch.Tensor:
