@@ -112,7 +112,7 @@ class OneSize(nn.Module):  # runs at 15x15 only: the skip connection needs the s
     [
         lambda: enn.AdaptiveAvgPool2d(R, 2),
         lambda: enn.AdaptiveMaxPool2d(R, 3),
-        lambda: enn.AdaptiveAvgPool2d(R, (1, 3)),
+        lambda: enn.AdaptiveAvgPool2d(eqcnn.Dihedral(2).regular(2), (1, 3)),  # C4 refuses non-square outputs
         lambda: enn.Upsample(R, size=13, mode="bilinear"),
         lambda: nn.AdaptiveAvgPool2d(2),
         lambda: nn.AdaptiveMaxPool2d((None, 3)),

@@ -33,8 +33,15 @@ class ConvTranspose2d(ExpandedFilterModule):
     exactly for the grid symmetries in the group when ``output_padding == 0``
     (a non-zero ``output_padding``, or an ``output_size`` in :meth:`forward`
     larger than the smallest one, adds rows on one side only, which breaks the
-    symmetry of the output grid), approximately for other angles.  With
-    ``eqcnn.Trivial()`` it is exactly ``torch.nn.ConvTranspose2d``.
+    symmetry of the output grid), approximately for other angles with
+    ``stride=1``.  With a larger stride the input is spread on a grid with
+    zeros between its pixels, whose aliases do not turn by 45 degrees: a
+    randomly initialised layer is then no closer to equivariance at such angles
+    than a plain one (C8, k=3, stride 2: relative error 0.2-1.8, plain
+    0.5-1.9), unless its filter learns to interpolate; to upsample with
+    approximate equivariance at every angle use :class:`Upsample` followed by a
+    :class:`Conv2d`.  With ``eqcnn.Trivial()`` it is exactly
+    ``torch.nn.ConvTranspose2d``.
 
     Arguments follow ``torch.nn.ConvTranspose2d``; ``padding_mode`` must be
     ``"zeros"`` (as in torch); ``groups`` must be 1 except for ``Trivial()``
