@@ -345,3 +345,32 @@ def test_size_is_checked():
         equivariance_report(conv, size=9.0)
     with pytest.raises(ValueError, match="give them or `x`, not both"):
         equivariance_report(conv, band_limited_noise((1, 1, 9, 9)), size=9)
+
+
+def _pooled(padding_mode: str) -> enn.Sequential:
+    r = C4.regular(2)
+    return enn.Sequential(
+        enn.Conv2d(C4.trivial(1), r, 3, padding=1, padding_mode=padding_mode),
+        enn.ReLU(r),
+        enn.GroupPool(r),
+        enn.AdaptiveAvgPool2d(C4.trivial(2), 1),
+    )
+
+
+def test_global_output_is_shifted_by_one_pixel_and_compared_unshifted():
+    torch.manual_seed(0)
+    report = equivariance_report(_pooled("circular"))
+    rows = {r.transform: r for r in report.rows}
+    assert report.shift_mode == "circular" and report.passed
+    assert [t for t in rows if t.startswith("shift")] == ["shift (1, 0)", "shift (0, 1)", "shift (-1, 2)"]
+    assert all(rows[t].status == "pass" for t in rows)
+    # the same check fails a zero-padded model forced to circular shifts: its borders see the shift
+    forced = equivariance_report(_pooled("zeros"), shift_mode="circular")
+    assert {r.transform: r.status for r in forced.rows}["shift (1, 0)"] == "FAIL"
+
+
+def test_global_output_under_cropped_shifts_is_skipped_with_the_reason():
+    report = equivariance_report(_pooled("zeros"))
+    shifts = [r for r in report.rows if r.transform.startswith("shift")]
+    assert report.shift_mode == "crop to the valid region" and len(shifts) == 3
+    assert all(r.status == "skip" and "compared under circular shifts only" in r.note for r in shifts)

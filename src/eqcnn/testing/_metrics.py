@@ -104,6 +104,13 @@ def compare(
             raise NotComparable("shifts through upsampling layers are not compared (the output moves by a multiple)")
         if rf.is_fixed_grid:
             raise NotComparable(_FIXED_GRID)
+        if rf.is_global:  # every output sees the whole input: it must not change (circular shifts only)
+            if shift_mode != "circular":
+                raise NotComparable(
+                    "every output sees the whole input, so a cropped window changes what it sees: a global "
+                    "output is compared under circular shifts only (circular padding, or shift_mode='circular')"
+                )
+            return _run(model, shift(x, t.dy, t.dx)), _run(model, x), None
         S = rf.stride
         if t.dy % S[0] or t.dx % S[1]:
             raise NotComparable(f"{t} is not a multiple of the model's stride {S}")
