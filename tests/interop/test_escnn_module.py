@@ -37,8 +37,12 @@ def test_input_checked():
     m = ie.EscnnModule(_c4_net())
     with pytest.raises(ValueError, match="must have 1 channels"):
         m(torch.randn(2, 3, 9, 9))
-    with pytest.raises(TypeError, match=r"escnn\.nn\.EquivariantModule"):
+    with pytest.raises(TypeError, match=r"escnn\.nn\.EquivariantModule, got torch Conv2d"):
         ie.EscnnModule(torch.nn.Conv2d(1, 1, 3))
+    # `group` is for SO(2)/O(2) modules: a C4 module is not silently kept over C4 when asked for another group
+    with pytest.raises(ValueError, match=r"`group` \(=Dihedral\(4\)\) is the subgroup .* over Cyclic\(4\) already"):
+        ie.EscnnModule(_c4_net(), group=eqcnn.Dihedral(4))
+    assert ie.EscnnModule(_c4_net(), group=eqcnn.Cyclic(4)).in_type == eqcnn.Cyclic(4).trivial(1)
 
 
 def test_state_dict_same_keys_in_train_and_eval():

@@ -91,6 +91,12 @@ def test_type_errors():
 
     with pytest.raises(TypeError, match="eqcnn FieldType"):
         ie.to_escnn_type("C4")
+    # the two FieldTypes are told apart, and the message names the converter for the other way
+    G4 = eqcnn.Cyclic(4)
+    with pytest.raises(TypeError, match=r"got escnn FieldType \(from_escnn_type converts escnn types\)"):
+        ie.to_escnn_type(ie.to_escnn_type(G4.regular(2)))
+    with pytest.raises(TypeError, match=r"got eqcnn FieldType \(to_escnn_type converts eqcnn types\)"):
+        ie.from_escnn_type(G4.regular(2))
     so2 = gspaces.rot2dOnR2(-1)
     with pytest.raises(ValueError, match="has no eqcnn group"):
         ie.from_escnn_type(enn.FieldType(so2, [so2.irrep(1)]))

@@ -24,6 +24,11 @@ from ..groups import Cyclic, Dihedral, GroupElement, PointGroup, Representation,
 _INSTALL_HINT = "pip install 'eqcnn[escnn]' && pip install --no-deps escnn"
 
 
+def _kind(obj: Any) -> str:
+    """``obj``'s type named with its library, e.g. ``eqcnn FieldType`` or ``escnn FieldType``."""
+    return f"{type(obj).__module__.split('.')[0]} {type(obj).__qualname__}"
+
+
 def _import_escnn() -> Any:
     """Import escnn quietly (its missing-py3nj warning only concerns SO(3))."""
     try:
@@ -102,7 +107,7 @@ def _group_of_gspace(gspace: Any) -> PointGroup | None:
 def to_escnn_element(g: GroupElement) -> Any:
     """The escnn group element equal to the eqcnn element ``g``."""
     if not isinstance(g, GroupElement):
-        raise TypeError(f"`g` must be an eqcnn GroupElement, got {type(g).__name__}")
+        raise TypeError(f"`g` must be an eqcnn GroupElement, got {_kind(g)}")
     fg = gspace_of(g.group).fibergroup
     if g.group == Dihedral(1):  # escnn: the cyclic group {identity, mirror}
         return fg.element(int(g.reflection))
@@ -173,7 +178,8 @@ def to_escnn_type(field_type: FieldType) -> Any:
         16
     """
     if not isinstance(field_type, FieldType):
-        raise TypeError(f"`field_type` must be an eqcnn FieldType, got {type(field_type).__name__}")
+        hint = " (from_escnn_type converts escnn types)" if isinstance(field_type, escnn.nn.FieldType) else ""
+        raise TypeError(f"`field_type` must be an eqcnn FieldType, got {_kind(field_type)}{hint}")
     gspace = gspace_of(field_type.group)
     reps = [_rep_to_escnn(r, gspace) for r in field_type.representations]
     return escnn.nn.FieldType(gspace, reps)
@@ -203,7 +209,8 @@ def from_escnn_type(escnn_type: Any) -> FieldType:
         True
     """
     if not isinstance(escnn_type, escnn.nn.FieldType):
-        raise TypeError(f"`escnn_type` must be an escnn.nn.FieldType, got {type(escnn_type).__name__}")
+        hint = " (to_escnn_type converts eqcnn types)" if isinstance(escnn_type, FieldType) else ""
+        raise TypeError(f"`escnn_type` must be an escnn.nn.FieldType, got {_kind(escnn_type)}{hint}")
     group = _group_of_gspace(escnn_type.gspace)
     if group is None:
         raise ValueError(
@@ -231,7 +238,7 @@ def _as_escnn_type(field_type: Any) -> Any:
         return field_type.escnn_type
     if isinstance(field_type, escnn.nn.FieldType):
         return field_type
-    raise TypeError(f"`field_type` must be an eqcnn or escnn field type, got {type(field_type).__name__}")
+    raise TypeError(f"`field_type` must be an eqcnn or escnn field type, got {_kind(field_type)}")
 
 
 def to_geometric_tensor(x: torch.Tensor, field_type: Any) -> Any:
@@ -252,7 +259,7 @@ def to_geometric_tensor(x: torch.Tensor, field_type: Any) -> Any:
 def from_geometric_tensor(gt: Any) -> torch.Tensor:
     """The plain tensor inside an escnn ``GeometricTensor`` (the same memory, no copy)."""
     if not isinstance(gt, escnn.nn.GeometricTensor):
-        raise TypeError(f"`gt` must be an escnn GeometricTensor, got {type(gt).__name__}")
+        raise TypeError(f"`gt` must be an escnn GeometricTensor, got {_kind(gt)}")
     return gt.tensor
 
 

@@ -17,7 +17,7 @@ from .._checks import check_tensor
 from ..fields import FieldType
 from ..groups import GroupElement, PointGroup
 from ..nn import EquivariantModule
-from ._escnn import escnn, escnn_element, from_escnn_type, gspace_of, is_mappable
+from ._escnn import _kind, escnn, escnn_element, from_escnn_type, gspace_of, is_mappable
 
 __all__ = ["EscnnFieldType", "EscnnModule"]
 
@@ -49,7 +49,7 @@ class EscnnFieldType:
 
     def __init__(self, escnn_type: Any) -> None:
         if not isinstance(escnn_type, escnn.nn.FieldType):
-            raise TypeError(f"`escnn_type` must be an escnn.nn.FieldType, got {type(escnn_type).__name__}")
+            raise TypeError(f"`escnn_type` must be an escnn.nn.FieldType, got {_kind(escnn_type)}")
         self.escnn_type = escnn_type
 
     @property
@@ -127,7 +127,13 @@ class EscnnFieldType:
 
 def _view(escnn_type: Any, group: PointGroup | None) -> FieldType | EscnnFieldType:
     if is_mappable(escnn_type):
-        return from_escnn_type(escnn_type)
+        mapped = from_escnn_type(escnn_type)
+        if group is not None and group != mapped.group:
+            raise ValueError(
+                f"`group` (={group!r}) is the subgroup through which to see an SO(2)/O(2) module; this module's "
+                f"types are eqcnn types over {mapped.group!r} already (leave `group` out)"
+            )
+        return mapped
     adapter = EscnnFieldType(escnn_type)
     return adapter.restrict(group) if group is not None else adapter
 
@@ -153,7 +159,8 @@ class EscnnModule(EquivariantModule):
 
     Args:
         module: an ``escnn.nn.EquivariantModule`` over a planar gspace.
-        group: optional eqcnn subgroup through which to see SO(2)/O(2) types.
+        group: optional eqcnn subgroup through which to see SO(2)/O(2) types
+            (for a C_N or D_N module it must be the module's own group, or left out).
 
     Shapes:
         ``(B, in_type.size, H, W) -> (B, out_type.size, H', W')``.
@@ -174,7 +181,7 @@ class EscnnModule(EquivariantModule):
     def __init__(self, module: Any, *, group: PointGroup | None = None) -> None:
         super().__init__()
         if not isinstance(module, escnn.nn.EquivariantModule):
-            raise TypeError(f"`module` must be an escnn.nn.EquivariantModule, got {type(module).__name__}")
+            raise TypeError(f"`module` must be an escnn.nn.EquivariantModule, got {_kind(module)}")
         self.module = module
         self.in_type = _view(module.in_type, group)  # type: ignore[assignment]
         self.out_type = _view(module.out_type, group)  # type: ignore[assignment]
