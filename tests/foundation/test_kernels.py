@@ -160,3 +160,46 @@ def test_orthonormalisation_is_continuous_in_rounding_noise():
     cons = [np.kron(rot, rot) - np.eye(64)]
     noisy = [cons[0] + rng.standard_normal((64, 64)) * 1e-15]
     assert np.abs(null_space(cons, 64) - null_space(noisy, 64)).max() < 1e-8
+
+
+_BASES_SCRIPT = """
+import sys, numpy as np, eqcnn
+from eqcnn.kernels import kernel_basis
+out = {}
+for G, k in ((eqcnn.Cyclic(8), 5), (eqcnn.Cyclic(8), 7), (eqcnn.Dihedral(4), 5), (eqcnn.Dihedral(8), 5)):
+    R = G.regular_representation
+    b = kernel_basis(R, R, k, "harmonic")
+    out[f"{G!r} k{k}"] = b.filters
+    out[f"{G!r} k{k} mix"] = b.init_mix
+np.savez(sys.argv[1], **out)
+"""
+
+
+def test_harmonic_bases_do_not_depend_on_the_blas_thread_count(tmp_path):
+    # saved weights mean the same filter on every machine only if no basis filter can flip sign with the
+    # rounding of the linear algebra (a "largest entry positive" rule did, for filters whose largest entries tie)
+    import os
+    import subprocess
+    import sys
+
+    results = []
+    for threads in ("1", "2"):
+        env = dict(os.environ, OPENBLAS_NUM_THREADS=threads, OMP_NUM_THREADS=threads, MKL_NUM_THREADS=threads)
+        path = tmp_path / f"bases{threads}.npz"
+        subprocess.run([sys.executable, "-c", _BASES_SCRIPT, str(path)], env=env, check=True, timeout=300)
+        results.append(np.load(path))
+    one, two = results
+    assert set(one.files) == set(two.files) and len(one.files) == 8
+    for name in one.files:
+        np.testing.assert_allclose(one[name], two[name], rtol=0, atol=1e-9, err_msg=name)
+
+
+def test_canonical_signs_break_ties_by_position_not_by_rounding():
+    from eqcnn.kernels._solve import canonical_signs
+
+    row = np.array([[0.0, -0.5, 0.5, 0.25]])  # two largest entries of opposite signs: the first decides
+    nudged = row * np.array([[1.0, 1.0, 1.0 + 1e-15, 1.0]])  # rounding makes the later one larger
+    assert canonical_signs(row).tolist() == canonical_signs(nudged).tolist() == [-1.0]
+    assert int(np.argmax(np.abs(nudged))) == 2  # (a plain argmax would follow the rounding)
+    assert canonical_signs(np.array([[0.1, -0.7, 0.69]])).tolist() == [-1.0]  # no tie: the largest decides
+    assert canonical_signs(np.zeros((1, 3))).tolist() == [1.0]

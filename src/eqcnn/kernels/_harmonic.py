@@ -29,7 +29,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ..groups import GroupElement, Representation
-from ._solve import null_space, orthonormal_coefficients
+from ._solve import canonical_signs, null_space, orthonormal_coefficients
 
 __all__ = [
     "HarmonicBasis",
@@ -229,8 +229,7 @@ def harmonic_basis(rep_in: Representation, rep_out: Representation, kernel_size:
         mixed[:, :, s_idx] = part.reshape(coeffs.shape[0], d_o * d_i, len(s_idx))
     filters = mixed.reshape(-1, len(spatial)) @ flat_s
     flat = filters.reshape(coeffs.shape[0], -1)
-    signs = np.sign(flat[np.arange(flat.shape[0]), np.argmax(np.abs(flat), axis=1)])
-    signs[signs == 0] = 1.0
+    signs = canonical_signs(flat)  # tie-tolerant: the same on every machine
     flat = flat * signs[:, None]
     # the raw functions, each normalised, in the coordinates of the orthonormal basis: raw_j = sum_i R[i, j] f_i
     init_mix = (signs[:, None] * coeffs) @ gram / np.sqrt(np.diag(gram))[None, :]

@@ -87,11 +87,18 @@ def orthonormal_coefficients(gram: np.ndarray, rel_tol: float = 1e-6) -> np.ndar
     return np.ascontiguousarray(((v2 / np.sqrt(e2)) @ v2.T) @ coeffs)
 
 
-def canonical_signs(rows: np.ndarray) -> np.ndarray:
-    """Flip each row so its largest-magnitude entry is positive (deterministic output)."""
-    rows = rows.copy()
-    for i in range(rows.shape[0]):
-        j = int(np.argmax(np.abs(rows[i])))
-        if rows[i, j] < 0:
-            rows[i] = -rows[i]
-    return rows
+def canonical_signs(rows: np.ndarray, rel_tol: float = 1e-9) -> np.ndarray:
+    """The sign (+1 or -1) per row that makes its largest-magnitude entry positive, ties broken by position.
+
+    Entries within ``rel_tol`` of the row's largest magnitude count as tied, and
+    the first of them (in the row's order) decides: so rounding in the last
+    bits (another BLAS, another thread count) cannot pick another entry and
+    flip the row, as a plain ``argmax`` of the magnitudes does when symmetric
+    filters have several equally large entries of both signs.
+    """
+    mags = np.abs(rows)
+    top = mags.max(axis=1, keepdims=True) if rows.size else mags
+    first = np.argmax(mags >= top * (1.0 - rel_tol), axis=1)
+    signs = np.sign(rows[np.arange(rows.shape[0]), first])
+    signs[signs == 0] = 1.0
+    return signs
