@@ -147,3 +147,17 @@ def test_unbatched_tensor():
 def test_field_errors(call, err, message):
     with pytest.raises(err, match=message):
         call()
+
+
+@pytest.mark.parametrize("shape", [(1, 5), (5, 1), (1, 1)])
+@pytest.mark.parametrize("mode", ["bilinear", "bicubic", "nearest"])
+def test_off_grid_rotation_of_a_one_pixel_axis_is_zero_outside(shape, mode):
+    # a 1-pixel-tall image turns like the middle row of the same image with zero rows around it
+    G = eqcnn.Cyclic(8)
+    t = G.trivial(1)
+    x = torch.arange(1.0, 1.0 + shape[0] * shape[1]).reshape(1, 1, *shape)
+    ph, pw = (2, 2) if shape[0] == 1 else (0, 0), (2, 2) if shape[1] == 1 else (0, 0)
+    padded = torch.nn.functional.pad(x, (*pw, *ph))
+    turned = t.transform(padded, G.element(1), interpolation=mode)
+    crop = turned[..., ph[0] : ph[0] + shape[0], pw[0] : pw[0] + shape[1]]
+    torch.testing.assert_close(t.transform(x, G.element(1), interpolation=mode), crop, rtol=1e-6, atol=1e-6)

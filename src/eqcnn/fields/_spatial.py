@@ -64,10 +64,14 @@ def _resample_rotation(x: torch.Tensor, angle: float, mode: str) -> torch.Tensor
     c, s = math.cos(angle), math.sin(angle)
     qx = c * px + s * py
     qy = -s * px + c * py
-    # back to grid_sample's normalised coordinates (align_corners=True)
-    u = qx / ((W - 1) / 2) if W > 1 else qx
-    v = -qy / ((H - 1) / 2) if H > 1 else -qy
+    # a 1-pixel axis gets a zero pixel on each side: with align_corners=True, grid_sample maps every
+    # coordinate of a size-1 axis to its one pixel, which would repeat it instead of "zero outside"
+    ph, pw = int(H == 1), int(W == 1)
+    src = F.pad(flat.to(dtype), (pw, pw, ph, ph)) if ph or pw else flat.to(dtype)
+    # back to grid_sample's normalised coordinates (align_corners=True); the padded grid has the same centre
+    u = qx / ((W + 2 * pw - 1) / 2)
+    v = -qy / ((H + 2 * ph - 1) / 2)
     grid = torch.stack([u, v], dim=-1).to(dtype)[None].expand(flat.shape[0], H, W, 2)
-    out = F.grid_sample(flat.to(dtype), grid, mode=mode, padding_mode="zeros", align_corners=True)
+    out = F.grid_sample(src, grid, mode=mode, padding_mode="zeros", align_corners=True)
     out = out.to(x.dtype)
     return out.reshape(*lead, *x.shape[-3:]) if lead else out.reshape(x.shape)
