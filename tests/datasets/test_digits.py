@@ -22,7 +22,6 @@ def test_splits_shapes_dtypes_and_balance():
     assert float(x[..., 28, :].abs().max()) == 0.0 and float(x[..., :, 28].abs().max()) == 0.0
 
 
-
 def test_shortest_prefixes_with_every_class_are_as_documented():
     # docs/datasets.md and load_digits: the first 63 training and 21 test digits are the shortest
     # prefixes that hold all ten classes; load_digits("train", limit=50) has no 2
