@@ -35,7 +35,8 @@ def test_explains_when_there_is_no_checkout(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     assert eqcnn.cli.main(["bench"]) == 2
     err = capsys.readouterr().err
-    assert "no benchmarks/run.py found" in err and "source checkout" in err
+    assert err.startswith("eqcnn bench: error: no benchmarks/run.py found") and "source checkout" in err
+    assert err.count("\n") == 1
 
 
 def test_top_level_help_lists_every_command(capsys):

@@ -107,20 +107,6 @@ def test_table_lists_every_model_and_protocol():
     assert "every multiple of 15 degrees" in table
 
 
-@pytest.mark.parametrize(
-    ("argv", "match"),
-    [
-        (["--models", "cnn,c7"], "`--models` must be a comma-separated list from cnn, c4, c8, c16, d4; got 'cnn,c7'"),
-        (["--protocols", "sideways"], "`--protocols` must be a comma-separated list from upright, rotated"),
-        (["--epochs", "0"], "--width, --epochs and --threads must be >= 1"),
-        (["--threads", "0"], "--width, --epochs and --threads must be >= 1"),
-    ],
-)
-def test_bad_arguments_exit_with_a_message(argv, match, tmp_path):
-    with pytest.raises(SystemExit, match=match):
-        eqcnn.cli.main(["demo", "--output-dir", str(tmp_path), *argv])
-
-
 def test_help_explains_the_demo(capsys):
     with pytest.raises(SystemExit):
         eqcnn.cli.main(["demo", "--help"])
@@ -140,3 +126,49 @@ def test_quick_demo_writes_table_results_and_plots(tmp_path, capsys):
         assert len(entry["angle_acc"]) == 8 and 0 <= entry["rot_acc"] <= 1
     for name in ("accuracy_vs_angle.png", "lifting_filters.png", "feature_map_rotation.png", "results.md"):
         assert (tmp_path / name).stat().st_size > 0
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--width", "0"], "`--width` must be >= 1, got 0"),
+        (["--epochs", "-1"], "`--epochs` must be >= 1, got -1"),
+        (["--threads", "0"], "`--threads` must be >= 1, got 0"),
+        (["--angle-step", "0"], "`--angle-step` must be in (0, 360], got 0"),
+        (["--angle-step", "nan"], "`--angle-step` must be in (0, 360], got nan"),
+        (["--models", "cnn,c7"], "`--models` must be a comma-separated list from cnn, c4, c8, c16, d4; got 'cnn,c7'"),
+        (
+            ["--protocols", "sideways"],
+            "`--protocols` must be a comma-separated list from upright, rotated; got 'sideways'",
+        ),
+        (["--protocols", ""], "`--protocols` must be a comma-separated list from upright, rotated; got ''"),
+    ],
+)
+def test_demo_usage_errors_exit_2_with_one_line(argv, message, tmp_path, capsys):
+    assert eqcnn.cli.main(["demo", "--output-dir", str(tmp_path / "out"), *argv]) == 2
+    captured = capsys.readouterr()
+    assert captured.err == f"eqcnn demo: error: {message}\n" and captured.out == ""
+    assert not (tmp_path / "out").exists()  # refused before any work
+
+
+def test_demo_refuses_an_output_dir_it_cannot_create(tmp_path, capsys):
+    (tmp_path / "file").write_text("")
+    assert eqcnn.cli.main(["demo", "--output-dir", str(tmp_path / "file" / "sub")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("eqcnn demo: error: `--output-dir` must be a folder that can be created, got ")
+    assert err.count("\n") == 1
+
+
+def test_demo_skips_plots_with_the_install_hint_without_matplotlib(tmp_path, monkeypatch):
+    import sys
+
+    from eqcnn.cli._demo import _plots
+
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
+    log = io.StringIO()
+    model = build_digit_model(eqcnn.Trivial(), 2)
+    results = {"config": {"angles": [0.0]}, "models": {"cnn": {"name": "CNN", "angle_acc": [0.5]}}}
+    assert _plots({"cnn": model}, results, torch.zeros(1, 1, 29, 29), tmp_path, log) == []
+    assert log.getvalue().startswith("skipping plots: eqcnn.plots needs matplotlib: pip install 'eqcnn[plot]'")
+    assert list(tmp_path.iterdir()) == []

@@ -3,6 +3,7 @@ at the sizes exact_input_sizes names."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
@@ -128,3 +129,107 @@ def test_models_train_one_step():
     opt.step()
     assert all(p.grad is not None for p in model.parameters())
     assert torch.nn.functional.cross_entropy(model(x), y).item() != loss.item()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"widths": (0,) * 6}, ValueError, r"`widths\[0\]` must be >= 1, got 0"),
+        ({"widths": (24, 32, -3, 36, 64, 96)}, ValueError, r"`widths\[2\]` must be >= 1, got -3"),
+        ({"widths": (1.5,) * 6}, TypeError, r"`widths\[0\]` must be an int, got float \(1.5\)"),
+        ({"widths": 24}, TypeError, r"`widths` must be a sequence of ints, got int \(24\)"),
+        ({"kernel_sizes": (5, 3, 3, 0, 3, 3)}, ValueError, r"`kernel_sizes\[3\]` must be >= 1, got 0"),
+        ({"width": True}, ValueError, "`width` must be a positive number, got True"),
+        ({"width": float("nan")}, ValueError, "`width` must be a positive number, got nan"),
+        ({"width": float("inf")}, ValueError, "`width` must be a positive number, got inf"),
+        ({"width": -1}, ValueError, "`width` must be a positive number, got -1"),
+        ({"match": "weights"}, ValueError, "`match` must be one of 'fields', 'channels', 'params'; got 'weights'"),
+        ({"dropout": 1.5}, ValueError, r"`dropout` must be a probability in \[0, 1\], got 1.5"),
+        ({"dropout": -0.1}, ValueError, r"`dropout` must be a probability in \[0, 1\], got -0.1"),
+    ],
+)
+def test_sfcnn_refuses_degenerate_arguments(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        SFCNN(eqcnn.Cyclic(4), **kwargs)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"stem_width": 0}, ValueError, "`stem_width` must be >= 1, got 0"),
+        ({"stem_width": -1}, ValueError, "`stem_width` must be >= 1, got -1"),
+        ({"stem_width": 8.0}, TypeError, r"`stem_width` must be an int, got float \(8.0\)"),
+        ({"widths": (8, 0)}, ValueError, r"`widths\[1\]` must be >= 1, got 0"),
+        ({"layers": (1, 0)}, ValueError, r"`layers\[1\]` must be >= 1, got 0"),
+        ({"width": True}, ValueError, "`width` must be a positive number, got True"),
+        ({"width": 0}, ValueError, "`width` must be a positive number, got 0"),
+    ],
+)
+def test_resnet_refuses_degenerate_arguments(kwargs, error, match):
+    args = {"layers": (1, 1), "widths": (8, 8), "stem": "cifar", "stem_width": 8, **kwargs}
+    with pytest.raises(error, match=match):
+        ResNet(eqcnn.Cyclic(4), **args)
+
+
+def test_num_fields_refuses_degenerate_arguments():
+    G = eqcnn.Cyclic(4)
+    with pytest.raises(ValueError, match="`channels` must be >= 1, got -64"):
+        num_fields(-64, G)
+    with pytest.raises(ValueError, match="`channels` must be >= 1, got 0"):
+        num_fields(0, G)
+    with pytest.raises(TypeError, match=r"`channels` must be an int, got float \(64.0\)"):
+        num_fields(64.0, G)
+    with pytest.raises(ValueError, match="`width` must be a positive number, got True"):
+        num_fields(64, G, width=True)
+    with pytest.raises(ValueError, match="`kernel_size` must be >= 1, got 0"):
+        num_fields(64, G, "params", kernel_size=0)
+    with pytest.raises(TypeError, match="`group` must be an eqcnn group"):
+        num_fields(64, 4)
+    assert num_fields(64, G, width=0.5) == num_fields(64, G, width=np.float32(0.5)) == 32
+
+
+def test_num_fields_docstring_figures_hold():
+    # the docstring's measured ratios: "fields" is about dim / k^2 (not order) times the ordinary parameters,
+    # "channels" about dim / (order^2 k^2) (not 1 / order)
+    from eqcnn.kernels import kernel_basis
+
+    dims = {
+        (G, k): kernel_basis(G.regular_representation, G.regular_representation, k).dim
+        for G, k in ((eqcnn.Cyclic(4), 7), (eqcnn.Cyclic(8), 5))
+    }
+    assert list(dims.values()) == [80, 88]
+    base = n_params(SFCNN(eqcnn.Trivial()))
+    assert base == 433_522
+    ratios = {
+        (repr(G), m): round(n_params(SFCNN(G, match=m)) / base, 3)
+        for G in (eqcnn.Cyclic(4), eqcnn.Cyclic(8))
+        for m in ("fields", "channels")
+    }
+    assert ratios == {
+        ("Cyclic(4)", "fields"): 1.661,
+        ("Cyclic(4)", "channels"): 0.109,
+        ("Cyclic(8)", "fields"): 3.304,
+        ("Cyclic(8)", "channels"): 0.051,
+    }
+
+
+@pytest.mark.parametrize("model_kind", ["sfcnn", "resnet"])
+def test_unbatched_input_gives_unbatched_logits(model_kind):
+    torch.manual_seed(0)
+    G = eqcnn.Cyclic(4)
+    if model_kind == "sfcnn":
+        model, x = SFCNN(G, **SMALL).eval(), torch.randn(1, 17, 17)
+    else:
+        model = ResNet(G, layers=(1,), widths=(4,), stem="cifar", stem_width=4, num_classes=5).eval()
+        x = torch.randn(3, 17, 17)
+    y = model(x)
+    assert y.shape == (model.out_type.size,)
+    torch.testing.assert_close(y, model(x[None])[0])
+    with pytest.raises(ValueError, match=r"got 2 \(shape \(2, 17, 17\) read as unbatched \(C, H, W\)\)"):
+        model(torch.randn(2, 17, 17))
+    model.train()
+    if model_kind == "sfcnn":  # as torch's BatchNorm1d does, the head refuses a batch of one in training mode
+        with pytest.raises(ValueError, match="Expected more than 1 value per channel when training"):
+            model(x)
+    else:
+        assert model(x).shape == (5,)

@@ -13,6 +13,8 @@ import runpy
 import sys
 from pathlib import Path
 
+from ._main import UsageError
+
 __all__ = ["add_arguments", "find_script", "run"]
 
 
@@ -41,13 +43,11 @@ def run(args: argparse.Namespace) -> int:
     script = Path(args.script) if args.script else find_script()
     if script is None or not script.is_file():
         where = f"at {args.script}" if args.script else f"in {Path.cwd()} or its parents"
-        print(
-            f"eqcnn bench: no benchmarks/run.py found {where}. The benchmarks ship with eqcnn's source, not "
+        raise UsageError(
+            f"no benchmarks/run.py found {where}. The benchmarks ship with eqcnn's source, not "
             "with the installed package: run this command inside a source checkout (where `make bench` works), "
-            "or point --script at run.py.",
-            file=sys.stderr,
+            "or point --script at run.py."
         )
-        return 2
     forwarded = [a for a in args.script_args if a != "--"] if args.script_args[:1] == ["--"] else args.script_args
     saved_argv, saved_path = sys.argv, list(sys.path)
     if args.quick:

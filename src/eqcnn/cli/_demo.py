@@ -32,6 +32,7 @@ from eqcnn.datasets import load_digits
 
 from ._demo_model import build_digit_model, count_parameters, matched_width
 from ._demo_train import ProgressBar, accuracy, predict, train_classifier
+from ._main import UsageError
 
 __all__ = ["add_arguments", "run"]
 
@@ -87,19 +88,32 @@ def _parse_list(name: str, text: str, choices: tuple[str, ...]) -> list[str]:
     items = [s.strip().lower() for s in text.split(",") if s.strip()]
     bad = [s for s in items if s not in choices]
     if bad or not items:
-        raise SystemExit(f"eqcnn demo: `{name}` must be a comma-separated list from {', '.join(choices)}; got {text!r}")
+        raise UsageError(f"`{name}` must be a comma-separated list from {', '.join(choices)}; got {text!r}")
     return list(dict.fromkeys(items))
 
 
-def run(args: argparse.Namespace) -> int:
+def check_args(args: argparse.Namespace) -> tuple[list[str], list[str]]:
+    """The models and protocols; :class:`UsageError` for a value argparse lets through."""
     models = _parse_list("--models", args.models, tuple(GROUPS))
     protocols = _parse_list("--protocols", args.protocols, ("upright", "rotated"))
-    if args.width < 1 or args.epochs < 1 or args.threads < 1 or not 0 < args.angle_step <= 360:
-        raise SystemExit("eqcnn demo: --width, --epochs and --threads must be >= 1 and --angle-step in (0, 360]")
+    for name in ("width", "epochs", "threads"):
+        value = getattr(args, name)
+        if value < 1:
+            raise UsageError(f"`--{name}` must be >= 1, got {value}")
+    if not 0 < args.angle_step <= 360:  # also refuses nan
+        raise UsageError(f"`--angle-step` must be in (0, 360], got {args.angle_step:g}")
+    return models, protocols
+
+
+def run(args: argparse.Namespace) -> int:
+    models, protocols = check_args(args)
     torch.set_num_threads(args.threads)
     n_train, n_test, epochs, step = (1000, 200, 1, 45.0) if args.quick else (None, None, args.epochs, args.angle_step)
     out_dir = Path(args.output_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise UsageError(f"`--output-dir` must be a folder that can be created, got {args.output_dir!r} ({e})") from e
     log = sys.stderr
     t0 = time.perf_counter()
 
@@ -253,10 +267,13 @@ def _secs(v: float | None) -> str:
 
 
 def _plots(trained: dict[str, enn.Sequential], results: dict[str, Any], x_test, out_dir: Path, log) -> list[str]:
+    from eqcnn import plots
+    from eqcnn.plots._mpl import require_matplotlib
+
     try:
-        from eqcnn import plots
-    except ImportError as exc:  # matplotlib missing
-        print(f"skipping plots ({exc}); install the plot extra: pip install 'eqcnn[plot]'", file=log)
+        require_matplotlib()
+    except ModuleNotFoundError as exc:  # its message is the install hint
+        print(f"skipping plots: {exc}", file=log)
         return []
     angles = results["config"]["angles"]
     names = {k: results["models"][k]["name"] for k in trained}

@@ -1,10 +1,24 @@
-"""Argument parsing for the ``eqcnn`` command; each subcommand lives in its own module."""
+"""Argument parsing for the ``eqcnn`` command; each subcommand lives in its own module.
+
+Exit statuses, the same for every subcommand: 0 on success; 2 for a usage
+error, with ``eqcnn COMMAND: error: MESSAGE`` on stderr (argparse's own, after
+its usage line, for a malformed command line; one line alone for a value a
+subcommand refuses by raising :class:`UsageError`); 1 for "ran, but a check
+failed" (``eqcnn check``).
+"""
 
 from __future__ import annotations
 
 import argparse
 import importlib
 import sys
+
+__all__ = ["UsageError", "build_parser", "main"]
+
+
+class UsageError(Exception):
+    """A bad command-line value that argparse cannot see: ``main`` prints it on one line and exits with 2."""
+
 
 # name -> (module, one-line help); each module defines add_arguments(parser) and run(args) -> int
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
@@ -34,4 +48,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 0
     module = importlib.import_module(SUBCOMMANDS[args.command][0])
-    return int(module.run(args) or 0)
+    try:
+        return int(module.run(args) or 0)
+    except UsageError as e:
+        print(f"eqcnn {args.command}: error: {e}", file=sys.stderr)
+        return 2

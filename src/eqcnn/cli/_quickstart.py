@@ -10,6 +10,10 @@ import eqcnn
 from eqcnn import nn as enn
 from eqcnn.testing import band_limited_noise, equivariance_error
 
+from ._main import UsageError
+
+MIN_SIZE = 15  # the receptive field of small_model (7 + 5 + 5 - 2): smaller inputs compare only padding
+
 
 def small_model(G: eqcnn.PointGroup, channels: int = 16) -> enn.Sequential:
     """Three convs with ReLU between them, ending in scalar fields; ``channels`` per hidden layer for every group."""
@@ -24,11 +28,13 @@ def small_model(G: eqcnn.PointGroup, channels: int = 16) -> enn.Sequential:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--size", type=int, default=49, help="input image size in pixels (default 49)")
+    p.add_argument("--size", type=int, default=49, help=f"input image size in pixels, at least {MIN_SIZE} (default 49)")
     p.add_argument("--seed", type=int, default=0, help="random seed for the weights and the input (default 0)")
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.size < MIN_SIZE:
+        raise UsageError(f"`--size` must be >= {MIN_SIZE} (the model's receptive field), got {args.size}")
     torch.manual_seed(args.seed)
     x = band_limited_noise((1, 1, args.size, args.size), seed=args.seed, dtype=torch.float64)
     print(f"equivariance error (relative L2) of one model code, {args.size}x{args.size} band-limited input")

@@ -23,7 +23,7 @@ from ..nn import (
     Sequential,
     export,
 )
-from ._widths import Match, num_fields
+from ._widths import Match, check_ints, check_width, num_fields
 
 __all__ = ["ResNet", "basic_block", "resnet18", "resnet34"]
 
@@ -72,14 +72,16 @@ class ResNet(EquivariantModule):
     Args:
         group: ``Trivial()``, ``Cyclic(N)`` or ``Dihedral(N)``.
         layers: blocks per stage.
-        widths: the ordinary network's channels per stage.
+        widths: the ordinary network's channels per stage (ints >= 1).
         in_channels, num_classes: input channels and outputs.
         width, match: how ``widths`` become regular fields (see :func:`num_fields`).
         stem: ``"imagenet"`` (7x7 stride-2 conv and a stride-2 max pool) or
             ``"cifar"`` (one 3x3 conv).
-        stem_width: the ordinary network's channels after the stem.
+        stem_width: the ordinary network's channels after the stem (>= 1).
 
-    Shapes: ``(B, in_channels, H, W) -> (B, num_classes)``.
+    Shapes: ``(B, in_channels, H, W) -> (B, num_classes)``, or unbatched
+    ``(in_channels, H, W) -> (num_classes,)`` (run as a batch of one).
+    :meth:`export` takes batched input only.
 
     Example:
         >>> import torch, eqcnn
@@ -104,13 +106,14 @@ class ResNet(EquivariantModule):
         super().__init__()
         if not isinstance(group, PointGroup):
             raise TypeError(f"`group` must be an eqcnn group (Trivial(), Cyclic(N), Dihedral(N)), got {group!r}")
-        layers, widths = tuple(layers), tuple(widths)
+        layers, widths = check_ints("layers", layers), check_ints("widths", widths)
         if not layers or len(layers) != len(widths):
             raise ValueError(f"`layers` and `widths` must be non-empty and of equal length, got {layers} and {widths}")
-        for i, n in enumerate(layers):
-            check_int(f"layers[{i}]", n, minimum=1)
         check_int("in_channels", in_channels, minimum=1)
         check_int("num_classes", num_classes, minimum=1)
+        check_int("stem_width", stem_width, minimum=1)
+        check_width(width)
+        check_choice("match", match, ("fields", "channels", "params"))
         check_choice("stem", stem, ("imagenet", "cifar"))
         self.group = group
         self.in_type = group.trivial(in_channels)
@@ -139,7 +142,10 @@ class ResNet(EquivariantModule):
         self.out_type = group.trivial(num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fc(self.pool(self.stages(self.stem(x))))
+        f = self.stages(self.stem(x))  # checks x: (B, C, H, W) or unbatched (C, H, W)
+        if f.dim() == 3:  # unbatched: the pool's Flatten needs a batch dimension
+            return self.fc(self.pool(f[None]))[0]
+        return self.fc(self.pool(f))
 
     def export(self) -> nn.Sequential:
         """``torch.nn.Sequential(stem, stages, pool, fc)`` of plain modules."""

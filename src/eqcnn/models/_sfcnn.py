@@ -22,7 +22,7 @@ from ..nn import (
     Sequential,
     export,
 )
-from ._widths import Match, num_fields
+from ._widths import Match, check_ints, check_width, num_fields
 
 __all__ = ["SFCNN"]
 
@@ -48,16 +48,20 @@ class SFCNN(EquivariantModule):
         group: ``Trivial()``, ``Cyclic(N)`` or ``Dihedral(N)``.
         in_channels: channels of the input image (scalar fields).
         num_classes: outputs of the head.
-        width: multiplier on the widths.
+        width: multiplier on the widths (a positive number).
         match: ``"fields"`` (``widths`` regular fields), ``"channels"`` (the
             ordinary network's channel count) or ``"params"`` (about its
             parameter count); see :func:`num_fields`.
         pool: ``"blur"`` (anti-aliased, default), ``"max"``.
-        widths, kernel_sizes: the six convolutions' widths and kernel sizes.
+        widths, kernel_sizes: the six convolutions' widths (the ordinary
+            network's channels, ints >= 1) and kernel sizes.
         head_width: hidden units of the MLP head.
-        dropout: dropout probability in the head.
+        dropout: dropout probability in the head, in [0, 1].
 
-    Shapes: ``(B, in_channels, H, W) -> (B, num_classes)``.
+    Shapes: ``(B, in_channels, H, W) -> (B, num_classes)``, or unbatched
+    ``(in_channels, H, W) -> (num_classes,)`` (run as a batch of one, so in
+    training mode the head's batch norm refuses it, as torch's does a batch of
+    one). :meth:`export` takes batched input only.
 
     Example:
         >>> import torch, eqcnn
@@ -87,9 +91,14 @@ class SFCNN(EquivariantModule):
         check_int("num_classes", num_classes, minimum=1)
         check_int("head_width", head_width, minimum=1)
         check_choice("pool", pool, ("blur", "max"))
-        widths, kernel_sizes = tuple(widths), tuple(kernel_sizes)
+        check_width(width)
+        check_choice("match", match, ("fields", "channels", "params"))
+        widths, kernel_sizes = check_ints("widths", widths), check_ints("kernel_sizes", kernel_sizes)
         if len(widths) != 6 or len(kernel_sizes) != 6:
             raise ValueError(f"`widths` and `kernel_sizes` must have 6 entries, got {widths} and {kernel_sizes}")
+        real = isinstance(dropout, (int, float)) and not isinstance(dropout, bool)
+        if not (real and 0.0 <= dropout <= 1.0):
+            raise ValueError(f"`dropout` must be a probability in [0, 1], got {dropout!r}")
         self.group = group
         self.in_type = group.trivial(in_channels)
         layers: list[nn.Module] = []
@@ -114,7 +123,10 @@ class SFCNN(EquivariantModule):
         self.out_type = group.trivial(num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.features(x))
+        f = self.features(x)  # checks x: (B, C, H, W) or unbatched (C, H, W)
+        if f.dim() == 3:  # unbatched: the head's Flatten and BatchNorm1d need a batch dimension
+            return self.head(f[None])[0]
+        return self.head(f)
 
     def export(self) -> nn.Sequential:
         """``torch.nn.Sequential(features, head)`` of plain modules (see :func:`eqcnn.nn.export`)."""

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from ._mpl import target_axes
+
 __all__ = ["plot_accuracy_vs_angle"]
 
 
@@ -12,6 +14,8 @@ def plot_accuracy_vs_angle(
     curves: Mapping[str, tuple[Sequence[float], Sequence[float]]],
     title: str = "Test accuracy against rotation of the test digits",
     chance: float | None = 0.1,
+    *,
+    ax: Any = None,
 ) -> Any:
     """Line plot of accuracy (0..1) against angle (degrees), one line per model.
 
@@ -19,20 +23,20 @@ def plot_accuracy_vs_angle(
         curves: ``{name: (angles_in_degrees, accuracies)}``.
         title: figure title.
         chance: draw a dotted line at this accuracy (``None``: no line).
+        ax: a matplotlib ``Axes`` to draw on (default: a new figure's).
 
-    Returns a ``matplotlib.figure.Figure`` (save it with ``fig.savefig(path)``).
+    Returns the ``matplotlib.figure.Figure`` (``ax``'s figure when ``ax`` is
+    given; save it with ``fig.savefig(path)``). The figure is made without
+    pyplot, so nothing is left open.
 
     Example:
         >>> fig = plot_accuracy_vs_angle({"CNN": ([0, 90], [0.98, 0.2]), "C8": ([0, 90], [0.97, 0.97])})
         >>> len(fig.axes)
         1
     """
-    from matplotlib.figure import Figure
-
     if not curves:
         raise ValueError("`curves` must hold at least one model, got an empty mapping")
-    fig = Figure(figsize=(7, 4), layout="constrained")
-    ax = fig.add_subplot()
+    fig, ax = target_axes(ax, figsize=(7, 4), layout="constrained")
     for name, (angles, accs) in curves.items():
         if len(angles) != len(accs):
             raise ValueError(f"curve {name!r}: {len(angles)} angles but {len(accs)} accuracies")

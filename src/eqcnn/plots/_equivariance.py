@@ -7,15 +7,9 @@ from typing import Any
 
 from torch import nn
 
+from ._mpl import require_matplotlib, target_axes
+
 __all__ = ["plot_error_by_angle", "plot_layerwise_errors"]
-
-
-def _pyplot() -> Any:
-    try:
-        import matplotlib.pyplot as plt
-    except ImportError as e:  # pragma: no cover - depends on the environment
-        raise ImportError("eqcnn.plots needs matplotlib: pip install 'eqcnn[plot]'") from e
-    return plt
 
 
 def plot_error_by_angle(model: nn.Module | Any, ax: Any = None, *, label: str | None = None, **kwargs: Any) -> Any:
@@ -25,22 +19,24 @@ def plot_error_by_angle(model: nn.Module | Any, ax: Any = None, *, label: str | 
     :func:`eqcnn.testing.error_by_angle`, which takes ``kwargs``: ``x``,
     ``angles``, ``baseline``, ``output``...) or an :class:`~eqcnn.testing.AngleCurve`.
     The y axis is logarithmic; an error of 0 (exact) is drawn at the bottom of
-    the axis.  Returns the matplotlib ``Axes``.
+    the axis. ``ax`` is a matplotlib ``Axes`` to draw on (default: a new
+    figure's).
+
+    Returns the ``matplotlib.figure.Figure`` (``ax``'s figure when ``ax`` is
+    given), made without pyplot, so nothing is left open; its axes are
+    ``fig.axes``.
 
     Example:
-        >>> import matplotlib; matplotlib.use("Agg")
         >>> from torch import nn
         >>> from eqcnn.plots import plot_error_by_angle
-        >>> ax = plot_error_by_angle(nn.Conv2d(1, 1, 3, padding=1), angles=[0, 45, 90], size=9)
-        >>> ax.get_xlabel()
+        >>> fig = plot_error_by_angle(nn.Conv2d(1, 1, 3, padding=1), angles=[0, 45, 90], size=9)
+        >>> fig.axes[0].get_xlabel()
         'rotation angle (degrees)'
     """
     from ..testing import AngleCurve, error_by_angle
 
-    plt = _pyplot()
+    fig, ax = target_axes(ax, figsize=(6, 3.5), layout="constrained")
     curve = model if isinstance(model, AngleCurve) else error_by_angle(model, **kwargs)
-    if ax is None:
-        _, ax = plt.subplots(figsize=(6, 3.5))
     finite = [v for v in curve.model + (curve.baseline or []) if v > 0 and math.isfinite(v)]
     floor = min(finite) / 10 if finite else 1e-12
     name = label or (type(model).__name__ if isinstance(model, nn.Module) else "model")
@@ -53,30 +49,32 @@ def plot_error_by_angle(model: nn.Module | Any, ax: Any = None, *, label: str | 
     ax.set_xticks(range(0, 361, 45))
     ax.grid(True, which="both", alpha=0.3)
     ax.legend()
-    return ax
+    return fig
 
 
 def plot_layerwise_errors(errors: Any, ax: Any = None, **kwargs: Any) -> Any:
     """Bar chart of the error after each layer (a :class:`~eqcnn.testing.LayerwiseErrors`, or a model).
 
     With a model, ``kwargs`` go to :func:`eqcnn.testing.layerwise_errors`.
-    Layers that could not be compared are left empty.  Returns the ``Axes``.
+    Layers that could not be compared are left empty. ``ax`` is a matplotlib
+    ``Axes`` to draw on (default: a new figure's).
+
+    Returns the ``matplotlib.figure.Figure`` (``ax``'s figure when ``ax`` is
+    given), made without pyplot, so nothing is left open.
 
     Example:
-        >>> import matplotlib; matplotlib.use("Agg")
         >>> from torch import nn
         >>> from eqcnn.plots import plot_layerwise_errors
         >>> net = nn.Sequential(nn.Conv2d(1, 2, 3, padding=1), nn.ReLU())
-        >>> ax = plot_layerwise_errors(net, size=9)
-        >>> len(ax.patches)
+        >>> fig = plot_layerwise_errors(net, size=9)
+        >>> len(fig.axes[0].patches)
         3
     """
     from ..testing import LayerwiseErrors, layerwise_errors
 
-    plt = _pyplot()
+    require_matplotlib()  # before the (slow) measurement
     errs = errors if isinstance(errors, LayerwiseErrors) else layerwise_errors(errors, **kwargs)
-    if ax is None:
-        _, ax = plt.subplots(figsize=(max(4, 0.6 * len(errs) + 2), 3.5))
+    fig, ax = target_axes(ax, figsize=(max(4, 0.6 * len(errs) + 2), 3.5), layout="constrained")
     names = [f"{e.name}\n{e.module}" for e in errs]
     values = [e.rel_l2 if e.rel_l2 is not None else float("nan") for e in errs]
     positive = [v for v in values if v > 0 and math.isfinite(v)]
@@ -86,4 +84,4 @@ def plot_layerwise_errors(errors: Any, ax: Any = None, **kwargs: Any) -> Any:
     ax.set_yscale("log")
     ax.set_ylabel("relative L2 error")
     ax.set_title(f"error after each layer under {errs.transform}")
-    return ax
+    return fig

@@ -8,7 +8,9 @@ from typing import Any
 
 import torch
 
+from .._checks import check_int
 from ..fields import FieldType, rotate_pixels
+from ._mpl import new_figure
 
 __all__ = ["plot_rotated_features", "rotated_features"]
 
@@ -26,6 +28,10 @@ def rotated_features(
     For trivial fields (an ordinary CNN) any angle is allowed and only the
     pixels move.
 
+    ``features`` runs in eval mode without gradients (batch norm uses its
+    running statistics and leaves them unchanged, dropout is off), as in
+    :mod:`eqcnn.testing`; its previous mode is restored afterwards.
+
     Example:
         >>> import torch, eqcnn
         >>> from eqcnn import nn as enn
@@ -35,12 +41,21 @@ def rotated_features(
         >>> bool(torch.allclose(a, b, atol=1e-5))
         True
     """
+    from ..testing._metrics import _Eval
+
+    if not isinstance(features, torch.nn.Module):
+        raise TypeError(f"`features` must be a torch.nn.Module, got {type(features).__name__}")
+    if not isinstance(x, torch.Tensor) or x.dim() not in (3, 4):
+        shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
+        raise ValueError(f"`x` must be a tensor of shape (C, H, W) or (B, C, H, W), got {shape}")
+    if not (isinstance(degrees, (int, float)) and not isinstance(degrees, bool) and math.isfinite(degrees)):
+        raise ValueError(f"`degrees` must be a finite angle in degrees, got {degrees!r}")
     batched = x.dim() == 4
     xb = x if batched else x[None]
     rad = math.radians(degrees)
     gx = rotate_pixels(xb, rad)
     element = _element(out_type, degrees)
-    with torch.no_grad():
+    with _Eval(features):
         f_gx = features(gx)
         fx = features(xb)
         if element is not None:
@@ -48,7 +63,11 @@ def rotated_features(
         elif all(rep.is_trivial for rep in out_type.representations):
             g_fx = rotate_pixels(fx, rad)
         else:
-            raise ValueError(f"`degrees` (={degrees}) must be an angle of {out_type.group!r} for non-scalar fields")
+            angles = sorted({round(math.degrees(g.angle), 6) for g in out_type.group.elements})
+            raise ValueError(
+                f"`degrees` must be an angle of {out_type.group!r} for non-scalar fields "
+                f"({', '.join(f'{a:g}' for a in angles)} modulo 360), got {degrees:g}"
+            )
     if not batched:
         return f_gx[0], g_fx[0], gx[0]
     return f_gx, g_fx, gx
@@ -79,9 +98,11 @@ def plot_rotated_features(
         title: figure title.
 
     The relative error ``|f(g x) - g f(x)| / |f(x)|`` is printed over each
-    difference panel (see :func:`rotated_features`).
+    difference panel (see :func:`rotated_features`: the extractors run in eval
+    mode, and their previous mode is restored).
 
-    Returns a ``matplotlib.figure.Figure``.
+    Returns a ``matplotlib.figure.Figure``, made without pyplot, so nothing
+    is left open.
 
     Example:
         >>> import torch, eqcnn
@@ -92,18 +113,19 @@ def plot_rotated_features(
         >>> len(fig.axes)
         5
     """
-    from matplotlib.figure import Figure
-
-    if x.dim() != 3:
-        raise ValueError(f"`x` must be one image of shape (C, H, W), got shape {tuple(x.shape)}")
+    if not isinstance(x, torch.Tensor) or x.dim() != 3:
+        shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
+        raise ValueError(f"`x` must be one image of shape (C, H, W), got {shape}")
     if not models:
         raise ValueError("`models` must hold at least one model, got an empty mapping")
-    fig = Figure(figsize=(11, 2.3 * len(models) + 0.5), layout="constrained")
+    check_int("channel", channel, minimum=0)
+    fig = new_figure(figsize=(11, 2.3 * len(models) + 0.5), layout="constrained")
     axes = fig.subplots(len(models), 5, squeeze=False)
     for row, (name, (features, out_type)) in enumerate(models.items()):
         f_gx, g_fx, gx = rotated_features(features, out_type, x, degrees)
         if not 0 <= channel < f_gx.shape[0]:
-            raise ValueError(f"`channel` must be in [0, {f_gx.shape[0]}), got {channel}")
+            n = f_gx.shape[0]
+            raise ValueError(f"`channel` must be in [0, {n}) ({name!r} has {n} feature channels), got {channel}")
         a, b = f_gx[channel].float(), g_fx[channel].float()
         err = float((f_gx - g_fx).norm() / g_fx.norm().clamp_min(1e-12))
         lim = float(torch.maximum(a.abs().max(), b.abs().max())) or 1.0

@@ -6,6 +6,9 @@ from typing import Any
 
 import torch
 
+from .._checks import check_int
+from ._mpl import new_figure
+
 __all__ = ["plot_lifting_filters"]
 
 
@@ -21,13 +24,18 @@ def plot_lifting_filters(conv: Any, fields: int = 6, in_channel: int = 0, title:
     filters of an ordinary CNN.
 
     Args:
-        conv: an :class:`eqcnn.nn.Conv2d` whose ``out_type`` is made of regular
-            (or trivial) fields.
-        fields: how many output fields (rows) to show.
+        conv: a lifting :class:`eqcnn.nn.Conv2d`: its ``in_type`` is scalar
+            (trivial) fields and its ``out_type`` is regular fields (or
+            trivial ones, drawn as one column). Other layers are refused: the
+            channels of a regular-to-regular filter are not rotated copies of
+            one filter.
+        fields: how many output fields (rows) to show, at least 1 (at most
+            the layer's number of fields are shown).
         in_channel: which input channel's filter to show.
         title: figure title (default: the layer's group).
 
-    Returns a ``matplotlib.figure.Figure``.
+    Returns a ``matplotlib.figure.Figure``, made without pyplot, so nothing
+    is left open.
 
     Example:
         >>> import eqcnn
@@ -37,24 +45,32 @@ def plot_lifting_filters(conv: Any, fields: int = 6, in_channel: int = 0, title:
         >>> len(fig.axes)
         8
     """
-    from matplotlib.figure import Figure
+    from ..nn import Conv2d
 
-    out_type = getattr(conv, "out_type", None)
-    if out_type is None or not hasattr(conv, "expand_parameters"):
-        raise TypeError(f"`conv` must be an eqcnn.nn.Conv2d, got {type(conv).__name__}")
-    sizes = {rep.size for rep in out_type.representations}
-    if len(sizes) != 1:
-        raise ValueError(f"`conv.out_type` must hold fields of one size (regular or trivial), got {out_type!r}")
-    size = sizes.pop()
-    if not 0 <= in_channel < conv.in_type.size:
-        raise ValueError(f"`in_channel` must be in [0, {conv.in_type.size}), got {in_channel}")
+    if not isinstance(conv, Conv2d):
+        raise TypeError(f"`conv` must be an eqcnn.nn.Conv2d (a lifting convolution), got {_qualname(conv)}")
+    in_type, out_type = conv.in_type, conv.out_type
+    if not all(rep.is_trivial for rep in in_type.representations):
+        raise ValueError(
+            "`conv` must be a lifting convolution, whose `in_type` is scalar (trivial) fields; got in_type "
+            f"{in_type!r} (the channels of a filter between non-scalar fields are not rotated copies of one filter)"
+        )
+    group = out_type.group
+    regular = [rep == group.regular_representation for rep in out_type.representations]
+    trivial = [rep.is_trivial for rep in out_type.representations]
+    if not (all(regular) or all(trivial)):
+        raise ValueError(f"`conv.out_type` must be all regular or all trivial fields, got {out_type!r}")
+    size = 1 if all(trivial) else group.order
+    check_int("fields", fields, minimum=1)
+    check_int("in_channel", in_channel, minimum=0)
     with torch.no_grad():
         filt, _ = conv.expand_parameters()
+    if in_channel >= filt.shape[1]:  # in_type.size, or in_type.size / groups for a grouped conv
+        raise ValueError(f"`in_channel` must be in [0, {filt.shape[1]}), got {in_channel}")
     filt = filt.detach().float().cpu()[:, in_channel]
-    rows = max(1, min(int(fields), len(out_type)))
-    group = out_type.group
+    rows = min(fields, len(out_type))
+    fig = new_figure(figsize=(1.1 * size + 0.6, 1.1 * rows + 0.6), layout="constrained")
     labels = [_element_label(g) for g in group.elements] if size == group.order else [""] * size
-    fig = Figure(figsize=(1.1 * size + 0.6, 1.1 * rows + 0.6), layout="constrained")
     axes = fig.subplots(rows, size, squeeze=False)
     for r in range(rows):
         block = filt[r * size : (r + 1) * size]
@@ -76,3 +92,8 @@ def _element_label(g: Any) -> str:
     deg = round(g.angle * 180 / 3.141592653589793, 1)
     text = f"{deg:g}°"
     return f"flip, {text}" if g.reflection else text
+
+
+def _qualname(obj: Any) -> str:
+    cls = type(obj)
+    return cls.__qualname__ if cls.__module__.startswith("eqcnn") else f"{cls.__module__}.{cls.__qualname__}"
