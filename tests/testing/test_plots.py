@@ -22,7 +22,7 @@ def test_error_by_angle_plot(tmp_path):
     curve = error_by_angle(model, angles=[0, 45, 90, 180], size=11)
     assert curve.model[0] == 0 and curve.model[2] < 1e-5 and curve.model[1] > 0
     assert curve.baseline is not None and curve.baseline[2] > 1e-3
-    ax = plot_error_by_angle(curve)
+    ax = plot_error_by_angle(curve).axes[0]
     assert len(ax.lines) == 2
     ax.figure.savefig(tmp_path / "angle.png")
     assert (tmp_path / "angle.png").stat().st_size > 0
@@ -31,7 +31,7 @@ def test_error_by_angle_plot(tmp_path):
 def test_layerwise_plot():
     from eqcnn.plots import plot_layerwise_errors
 
-    ax = plot_layerwise_errors(nn.Sequential(nn.Conv2d(1, 2, 3, padding=1), nn.ReLU()), size=9)
+    ax = plot_layerwise_errors(nn.Sequential(nn.Conv2d(1, 2, 3, padding=1), nn.ReLU()), size=9).axes[0]
     assert len(ax.patches) == 3 and "rot 90 deg" in ax.get_title()
 
 
