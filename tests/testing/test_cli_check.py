@@ -92,3 +92,64 @@ def test_default_size_is_exact_for_a_2x2_pool(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "on input (1, 1, 34, 34)" in out  # (n - 2) % 2 == 0: 33 would break every rotation and shift
     assert rc == 0 and "PASSED: 6 transforms, 0 failed, 0 skipped" in out
+
+
+TYPED = textwrap.dedent(
+    """
+    import eqcnn
+    from torch import nn
+    from eqcnn import nn as enn
+
+    def c4():  # a plain Sequential of eqcnn layers: typed through its layers
+        G = eqcnn.Cyclic(4)
+        return nn.Sequential(enn.Conv2d(G.trivial(1), G.regular(1), 3, padding=1), nn.ReLU(),
+                             enn.Conv2d(G.regular(1), G.trivial(2), 3, padding=1))
+
+    def in_place():
+        G = eqcnn.Cyclic(4)
+        t = G.regular(4)
+        return enn.Sequential(enn.Conv2d(G.trivial(1), t, 5, padding=2), enn.BatchNorm2d(t),
+                              enn.ReLU(t, inplace=True), enn.GroupPool(t))
+
+    def ignores_the_group(G):
+        return in_place()
+    """
+)
+
+
+@pytest.fixture
+def typed(tmp_path, monkeypatch):
+    (tmp_path / "cli_typed.py").write_text(TYPED)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    return tmp_path
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["cli_typed:in_place", "--group", "D4"],
+         "`--group` asks for Dihedral(4), but the model's field types are over Cyclic(4): drop --group"),
+        (["cli_typed:c4", "--group", "C8"],
+         "`--group` asks for Cyclic(8), but the model's field types are over Cyclic(4)"),
+        (["cli_typed:ignores_the_group", "--factory", "--group", "D4"],
+         "over Cyclic(4): the factory ignored the group it was given"),
+        (["cli_typed:in_place", "--channels", "3"],
+         "`--channels` is 3, but the model's input type Cyclic(4).trivial(1) takes 1 channel; drop --channels"),
+    ],
+)  # fmt: skip
+def test_group_or_channels_that_contradict_the_types_are_refused(typed, capsys, args, message):
+    assert main(["check", *args, "--size", "9"]) == 2
+    captured = capsys.readouterr()
+    assert message in captured.err and "PASSED" not in captured.out
+
+
+def test_group_and_channels_that_agree_with_the_types_are_accepted(typed, capsys):
+    rc = main(["check", "cli_typed:in_place", "--group", "C4", "--channels", "1", "--size", "9"])
+    out = capsys.readouterr().out
+    assert rc == 0 and "law: Cyclic(4).trivial(1) -> Cyclic(4).trivial(4)" in out and "PASSED" in out
+
+
+def test_model_with_in_place_layers(typed, capsys):
+    rc = main(["check", "cli_typed:in_place", "--size", "17", "--layerwise"])
+    out = capsys.readouterr().out
+    assert rc == 0 and "analytic" in out and "PASSED: 6 transforms, 0 failed, 0 skipped" in out

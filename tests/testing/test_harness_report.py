@@ -374,3 +374,97 @@ def test_global_output_under_cropped_shifts_is_skipped_with_the_reason():
     shifts = [r for r in report.rows if r.transform.startswith("shift")]
     assert report.shift_mode == "crop to the valid region" and len(shifts) == 3
     assert all(r.status == "skip" and "compared under circular shifts only" in r.note for r in shifts)
+
+
+def _in_place_models():
+    from eqcnn.models import SFCNN, ResNet
+
+    t = C4.regular(2)
+    return [
+        enn.Sequential(enn.Conv2d(C4.trivial(1), t, 3, padding=1), enn.ReLU(t, inplace=True)),
+        enn.Sequential(enn.Conv2d(C4.trivial(1), t, 3, padding=1), enn.BatchNorm2d(t), enn.ELU(t, inplace=True)),
+        nn.Sequential(enn.Conv2d(C4.trivial(1), t, 3, padding=1), nn.ReLU(inplace=True), enn.Conv2d(t, t, 3)),
+        ResNet(C4, layers=(1,), widths=(8,), stem_width=8).stem,
+        SFCNN(C8, width=0.25).features,
+    ]
+
+
+@pytest.mark.parametrize("index", range(5), ids=["relu", "bn-elu", "torch-relu", "resnet-stem", "sfcnn-features"])
+def test_models_with_in_place_layers_are_checked(index):
+    torch.manual_seed(0)
+    model = _in_place_models()[index]
+    report = assert_equivariant(model, size=17 if index < 4 else 33)
+    assert report.receptive_field.method == "analytic"  # eqcnn's per-pixel layers are read from the tree
+    assert report.judged >= 3
+
+
+def test_an_in_place_first_layer_does_not_change_the_input():
+    t = C4.regular(1)
+    model = enn.Sequential(enn.ELU(t, inplace=True), enn.Conv2d(t, t, 3, padding=1))
+    x = band_limited_noise((1, t.size, 11, 11), seed=3)
+    before = x.clone()
+    assert assert_equivariant(model, x).passed  # ELU is not idempotent: an ELU'd input would fail the check
+    assert torch.equal(x, before)
+
+
+def _pooled_invariant(G, broken=False):
+    t = G.regular(2)
+    layers = [enn.Conv2d(G.trivial(1), t, 5, padding=2), enn.ReLU(t), enn.GroupPool(t)]
+    if broken:  # a plain conv on the invariant maps: not rotation-equivariant
+        layers.append(nn.Conv2d(2, 2, 5, padding=2))
+    return enn.Sequential(*layers, enn.AdaptiveAvgPool2d(G.trivial(2), 1))
+
+
+@pytest.mark.parametrize("how", ["1x1", "flattened", "declared"])
+def test_off_grid_rows_of_an_invariant_output_are_reported_not_judged(how):
+    torch.manual_seed(0)
+    model = _pooled_invariant(C8)
+    if how == "flattened":
+        model = nn.Sequential(model, nn.Flatten())
+    report = equivariance_report(model, size=33, output="invariant" if how == "declared" else None)
+    off = [r for r in report.rows if r.kind == "approx"]
+    assert [r.transform for r in off] == ["rot 45 deg", "rot 135 deg", "rot 225 deg", "rot 315 deg"]
+    assert all(r.status == "info" and r.limit is None and r.baseline is not None for r in off)
+    assert all(r.note == "invariant output: not judged, see the note" for r in off)
+    # a globally pooled plain CNN is nearly invariant too: the ratio would have failed this correct model
+    assert any(r.rel_l2 > BASELINE_RATIO * r.baseline for r in off)
+    grid = [r for r in report.rows if r.transform in ("rot 90 deg", "rot 180 deg", "rot 270 deg")]
+    assert all(r.status == "pass" for r in grid) and report.passed
+    assert any("the exact rotations and flips judge it" in n for n in report.notes)
+    assert str(report).endswith("PASSED: 10 transforms, 0 failed, 3 skipped, 4 not judged")
+
+
+def test_a_broken_invariant_model_still_fails_on_the_grid():
+    torch.manual_seed(0)
+    report = equivariance_report(_pooled_invariant(C8, broken=True), size=33)
+    assert not report.passed
+    assert {r.transform for r in report.failures} == {"rot 90 deg", "rot 180 deg", "rot 270 deg"}
+    assert all(r.status == "info" for r in report.rows if r.kind == "approx")
+    plain = nn.Sequential(nn.Conv2d(1, 4, 5, padding=2), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten())
+    with pytest.raises(AssertionError, match=r"rot 90 deg +exact .* FAIL"):
+        assert_equivariant(plain, output="invariant", group=C8, size=33)
+
+
+def test_a_1x1_output_of_non_trivial_fields_is_judged_whole():
+    torch.manual_seed(0)
+    t = C8.regular(2)
+    model = enn.Sequential(enn.Conv2d(C8.trivial(1), t, 5, padding=2), enn.ReLU(t), enn.AdaptiveAvgPool2d(t, 1))
+    report = equivariance_report(model, size=33)
+    off = [r for r in report.rows if r.kind == "approx"]
+    # the fields still rotate (their channels cycle), so the baseline's ratio applies, on every entry: no disk
+    assert all(r.status == "pass" and r.limit == BASELINE_RATIO * r.baseline for r in off)
+    r45 = equivariance_error(model, band_limited_noise((1, 1, 33, 33)), 45.0)
+    assert r45.compared == t.size and r45.rel_l2 < 0.05
+    # channels cycling the wrong way round: caught by the exact rotations (pooled regular fields of a
+    # trivial input are nearly constant over their channels, so the off-grid ratio hardly sees it)
+    rep = equivariance_report(RollFibres(model, reverse=True), size=33)
+    assert {r.transform for r in rep.failures} == {"rot 90 deg", "rot 270 deg"}
+    assert rep.receptive_field.is_global  # measured: one output pixel that sees the whole input
+
+
+def test_a_report_that_judged_nothing_does_not_say_passed():
+    torch.manual_seed(0)
+    report = equivariance_report(_pooled_invariant(eqcnn.Cyclic(3)), size=33)
+    assert report.judged == 0 and report.passed  # nothing failed, and nothing was judged
+    assert str(report).endswith("NOTHING JUDGED: 5 transforms, 0 failed, 3 skipped, 2 not judged")
+    assert any("no rotation or flip of Cyclic(3) is exact on the pixel grid" in n for n in report.notes)

@@ -94,3 +94,87 @@ def test_lie_derivative_stride_and_types():
     assert lie_derivative(strided, x, "translation_x", output="image").relative > 1e-3
     with pytest.raises(ValueError, match="`generator` must be one of"):
         lie_derivative(strided, x, "scale")
+
+
+def test_layerwise_descends_into_eqcnn_containers():
+    from eqcnn.models import SFCNN
+
+    torch.manual_seed(0)
+    model = SFCNN(C8, width=0.25)
+    errs = layerwise_errors(model, g=45.0, size=33)
+    names = [e.name for e in errs]
+    assert names == [f"features.{i}" for i in range(22)] + [f"head.{i}" for i in range(6)] + ["(output)"]
+    assert errs.layers[3].module == "Conv2d" and errs.layers[3].field_type == "Cyclic(8).regular(8)"
+    # the pooled 1x1 maps are compared whole (no disk): a number, not "the valid region is empty"
+    pooled = errs.layers[21]
+    assert pooled.module == "AdaptiveAvgPool2d" and pooled.shape == (1, 24, 1, 1) and pooled.rel_l2 is not None
+    assert layerwise_errors(model, size=33).first_above(1e-5) is None  # 90 degrees: exact in every layer
+
+
+def test_layerwise_rows_of_residual_blocks():
+    t = C4.regular(2)
+    stem = enn.Conv2d(C4.trivial(1), t, 3, padding=1)
+    body = enn.Sequential(enn.Conv2d(t, t, 3, padding=1), enn.ReLU(t, inplace=True))
+    # the block's own row is the sum, after its children's rows
+    errs = layerwise_errors(enn.Sequential(stem, enn.ResidualBlock(body)), size=9)
+    assert [(e.name, e.module) for e in errs] == [
+        ("0", "Conv2d"), ("1.body.0", "Conv2d"), ("1.body.1", "ReLU"), ("1", "ResidualBlock"),
+        ("(output)", "Sequential"),
+    ]  # fmt: skip
+    assert errs.first_above(1e-5) is None
+    # with `post`, the block returns post's output: post's row shows it, once
+    errs = layerwise_errors(enn.Sequential(stem, enn.ResidualBlock(body, post=enn.ELU(t))), size=9)
+    assert [e.name for e in errs] == ["0", "1.body.0", "1.body.1", "1.post", "(output)"]
+
+
+def test_layerwise_records_each_output_before_later_in_place_layers():
+    torch.manual_seed(0)
+    conv = nn.Conv2d(1, 2, 3, padding=1)
+    x = band_limited_noise((1, 1, 11, 11))
+    errs = layerwise_errors(nn.Sequential(conv, nn.ReLU(inplace=True)), x, output="image")
+    alone = layerwise_errors(conv, x, output="image").layers[-1].rel_l2
+    # the ReLU writes into the conv's output: the conv's row must show the conv's own error
+    assert errs.layers[0].rel_l2 == pytest.approx(alone, rel=1e-6)
+    assert errs.layers[1].rel_l2 != pytest.approx(alone, rel=1e-3)
+
+
+def test_layerwise_shifts_follow_each_layers_grid():
+    t = C4.regular(1)
+    circ = dict(padding=1, padding_mode="circular")
+    net = nn.Sequential(
+        enn.Conv2d(C4.trivial(1), t, 3, stride=2, **circ),  # stride 2
+        enn.Conv2d(t, t, 3, **circ),
+        enn.AdaptiveAvgPool2d(t, 4),  # a fixed output size
+        enn.Upsample(t, scale_factor=2),
+        enn.Conv2d(t, t, 3, **circ),
+    )
+    errs = layerwise_errors(net, g=(4, 2), size=16)
+    assert errs.layers[0].rel_l2 < 1e-6 and errs.layers[1].rel_l2 < 1e-6  # shifted by (2, 1) at stride 2
+    for e in errs.layers[2:]:  # from 16 to 4 pixels is not a stride of 4, and the upsampling after it neither
+        assert e.rel_l2 is None and "fixed output size" in e.note
+    up = nn.Sequential(nn.Conv2d(1, 2, 3, **circ), nn.Upsample(scale_factor=2), nn.Conv2d(2, 2, 3, **circ))
+    errs = layerwise_errors(up, g=(2, 0), size=8, output="image")
+    assert errs.layers[0].rel_l2 < 1e-6
+    assert all(e.rel_l2 is None and "upsampling" in e.note for e in errs.layers[1:])
+    glob = nn.Sequential(nn.Conv2d(1, 2, 3, **circ), nn.AdaptiveAvgPool2d(1), nn.Flatten())
+    errs = layerwise_errors(glob, g=(1, 3), size=9, output="invariant")
+    assert [e.rel_l2 < 1e-6 for e in errs] == [True, True, True, True]  # global: unchanged by any shift
+
+
+def test_lie_derivative_of_a_1x1_output_is_measured():
+    torch.manual_seed(0)
+    x = band_limited_noise((1, 1, 25, 25), sigma=2.0)
+    net = nn.Sequential(nn.Conv2d(1, 2, 5, padding=2), nn.ReLU(), nn.AdaptiveAvgPool2d(1))
+    lie = lie_derivative(net, x, output="image")  # 1x1 maps: nothing to move, compared whole (not an empty disk)
+    assert lie.value.shape == (1, 2, 1, 1) and lie.relative > 1e-3
+
+
+def test_in_place_first_layers_leave_the_input_alone():
+    t = C4.regular(1)
+    model = enn.Sequential(enn.ELU(t, inplace=True), enn.Conv2d(t, t, 3, padding=1))
+    x = band_limited_noise((1, t.size, 13, 13), seed=2)
+    before = x.clone()
+    lie_derivative(model, x, "translation_x")
+    assert torch.equal(x, before)
+    errs = layerwise_errors(model, x)
+    assert torch.equal(x, before) and errs.first_above(1e-5) is None

@@ -165,3 +165,95 @@ def test_grids_that_follow_the_input_are_not_fixed():
     assert up.is_upsampling and not up.is_fixed_grid
     rf = receptive_field(nn.Sequential(nn.Conv2d(2, 2, 3, padding=1), Residual(2), nn.MaxPool2d(2)), (1, 2, 20, 20))
     assert rf.method == "mixed" and not rf.is_fixed_grid and rf.stride == (2, 2)
+
+
+G8 = eqcnn.Cyclic(8)
+T = G8.regular(2)
+GATED = enn.GatedNonlinearity.input_type(G8.irreps_field(1, multiplicity=2))
+
+
+@pytest.mark.parametrize(
+    ("make", "t_in"),
+    [
+        (lambda: enn.ReLU(T, inplace=True), T),
+        (lambda: enn.ELU(T, inplace=True), T),
+        (lambda: enn.LeakyReLU(T, inplace=True), T),
+        (lambda: enn.SiLU(T, inplace=True), T),
+        (lambda: enn.GELU(T), T),
+        (lambda: enn.Sigmoid(T), T),
+        (lambda: enn.Tanh(T), T),
+        (lambda: enn.PointwiseNonlinearity(T, nn.Softplus()), T),
+        (lambda: enn.NormNonlinearity(T), T),
+        (lambda: enn.GatedNonlinearity(GATED), GATED),
+        (lambda: enn.GroupPool(T), T),
+        (lambda: enn.FieldDropout(T, p=0.5, inplace=True), T),
+        (lambda: enn.BatchNorm2d(T), T),
+        (lambda: enn.Identity(T), T),
+        (lambda: enn.export(enn.NormNonlinearity(T)), T),
+        (lambda: enn.export(enn.GatedNonlinearity(GATED)), GATED),
+        (lambda: enn.export(enn.GroupPool(T)), T),
+        (lambda: enn.export(enn.FieldDropout(T)), T),
+    ],
+)
+def test_eqcnn_per_pixel_layers_are_read_from_the_tree(make, t_in):
+    net = nn.Sequential(enn.Conv2d(G8.trivial(1), t_in, 3, padding=1), make())
+    rf = receptive_field(net)  # no input shape: nothing is measured
+    assert (rf.size, rf.stride, rf.padding, rf.method) == ((3, 3), (1, 1), (1, 1), "analytic")
+
+
+@pytest.mark.parametrize("make", [lambda: enn.BatchNorm2d(T, track_running_stats=False),
+                                  lambda: nn.BatchNorm2d(16, track_running_stats=False)])  # fmt: skip
+def test_batch_norm_with_batch_statistics_is_not_per_pixel(make):
+    # in eval mode it normalises by the statistics of the whole image: every output sees every pixel
+    rf = receptive_field(make(), (2, 16, 9, 9))
+    assert rf.method == "empirical" and rf.size == (9, 9)
+
+
+class InPlaceFirst(nn.Module):  # unknown to the walk, and writes into its input
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(2, 2, 3, padding=1)
+
+    def forward(self, x):
+        return self.conv(x.relu_())
+
+
+def test_empirical_probe_feeds_a_copy_to_in_place_layers():
+    # the probe differentiates by a leaf tensor, which an in-place layer may not write into
+    rf = receptive_field(InPlaceFirst(), (1, 2, 15, 15))
+    assert (rf.size, rf.stride, rf.padding, rf.method) == ((3, 3), (1, 1), (1, 1), "empirical")
+
+
+class Hidden(nn.Module):  # the same computation, invisible to the walk: measured
+    def __init__(self, inner):
+        super().__init__()
+        self.inner = inner
+
+    def forward(self, x):
+        return self.inner(x)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: enn.ResidualBlock(
+            enn.Sequential(enn.Conv2d(T, T, 3, padding=1), enn.Conv2d(T, T, 5, stride=2, padding=2)),
+            shortcut=enn.Conv2d(T, T, 1, stride=2),
+        ),
+        lambda: enn.ResidualBlock(enn.Conv2d(T, T, 3, padding=1), post=enn.ReLU(T, inplace=True)),
+        lambda: enn.ResidualBlock(enn.Conv2d(T, T, 3, padding=2, dilation=2), shortcut=enn.Conv2d(T, T, 3, padding=1)),
+        lambda: enn.export(enn.ResidualBlock(enn.Conv2d(T, T, 3, padding=1), shortcut=enn.Conv2d(T, T, 1))),
+    ],
+)
+def test_residual_block_is_the_hull_of_its_branches(make):
+    torch.manual_seed(0)
+    block = make()
+    rf = receptive_field(block)
+    measured = receptive_field(Hidden(block), (1, T.size, 33, 33))
+    assert rf.method == "analytic" and measured.method == "empirical"
+    assert (rf.size, rf.stride, rf.padding) == (measured.size, measured.stride, measured.padding)
+
+
+def test_blur_pool_is_read_from_its_attributes():
+    rf = receptive_field(enn.BlurPool2d(T, stride=2, filter_size=5))
+    assert (rf.size, rf.stride, rf.padding, rf.method) == ((5, 5), (2, 2), (2, 2), "analytic")

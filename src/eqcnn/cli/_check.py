@@ -28,13 +28,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "at which every strided layer samples a symmetric grid; see eqcnn.nn.exact_input_sizes)",
     )
     parser.add_argument(
-        "--channels", type=int, default=None, help="input channels of a plain model (default: read from the model)"
+        "--channels",
+        type=int,
+        default=None,
+        help="input channels of a plain model (default: read from the model); a model with field types is "
+        "refused if they take another number",
     )
     parser.add_argument(
         "--group",
         default=None,
         help="symmetry to check a plain model for: trivial, C4, D4, cyclic:8, dihedral:2 ... "
-        "(default: the model's, else C4)",
+        "(default: the model's, else C4); a model with field types is checked for their group, and refused if "
+        "--group names another (build it for that group with --factory)",
     )
     parser.add_argument(
         "--factory",
@@ -98,6 +103,35 @@ def load_callable(target: str) -> Any:
     return obj
 
 
+def check_types(model: Any, group: Any, channels: int | None, factory: bool) -> bool:
+    """Whether ``model`` has field types; raise ``ValueError`` where ``--group``/``--channels`` contradict them.
+
+    A typed model transforms as its types say, so checking it for another group (or feeding it another
+    number of channels) would test a law it does not claim, or silently test its own group instead.
+    """
+    from ..testing._declare import model_types
+
+    t_in, t_out = model_types(model)
+    if t_in is None and t_out is None:
+        return False
+    typed = t_in if t_in is not None else t_out
+    assert typed is not None
+    own = typed.group
+    if group is not None and group != own:
+        how = (
+            "the factory ignored the group it was given"
+            if factory
+            else "drop --group to check its own group, or pass --factory and a callable that takes the group"
+        )
+        raise ValueError(f"`--group` asks for {group!r}, but the model's field types are over {own!r}: {how}")
+    if channels is not None and t_in is not None and channels != t_in.size:
+        raise ValueError(
+            f"`--channels` is {channels}, but the model's input type {t_in!r} takes {t_in.size} "
+            f"channel{'s' if t_in.size != 1 else ''}; drop --channels (it is read from the type)"
+        )
+    return True
+
+
 def run(args: argparse.Namespace) -> int:
     import torch
     from torch import nn
@@ -119,7 +153,7 @@ def run(args: argparse.Namespace) -> int:
             raise TypeError(f"{args.target} must return an nn.Module, got {type(model).__name__}")
         angles = [float(a) for a in args.angles.split(",") if a.strip()]
         model = model.to(device=torch.device(args.device), dtype=getattr(torch, args.dtype))
-        has_type = hasattr(model, "in_type")
+        has_type = check_types(model, group, args.channels, args.factory)
         kwargs: dict[str, Any] = dict(
             output=args.output, angles=angles, baseline=baseline, seed=args.seed, size=args.size,
             dtype=getattr(torch, args.dtype), device=torch.device(args.device),

@@ -15,7 +15,8 @@ from ..nn import EquivariantModule
 from ._declare import OutputKind, declare
 from ._inputs import band_limited_noise
 from ._masks import disk_mask, soft_disk
-from ._metrics import _Eval, errors, prepare_input
+from ._metrics import _Eval, errors, has_pixels, prepare_input
+from ._receptive_field import _IDENTITY, ReceptiveField, _is_transposed, fixed_grid_layers, receptive_field
 from ._tolerance import no_tf32
 from ._transforms import NotComparable, Shift, act, as_transform, is_exact, shift, transform_name
 
@@ -68,20 +69,82 @@ class LayerwiseErrors:
         return "\n".join(lines)
 
 
-def _selected(model: nn.Module) -> list[tuple[str, nn.Module]]:
-    """Leaves and eqcnn modules, without descending into eqcnn modules."""
-    out: list[tuple[str, nn.Module]] = []
+def _atomic(m: nn.Module) -> bool:
+    """An eqcnn layer recorded as a whole: an EquivariantModule without eqcnn modules inside (not a container)."""
+    return (
+        isinstance(m, EquivariantModule)
+        and not isinstance(m, nn.Sequential)
+        and not any(isinstance(d, EquivariantModule) for d in m.modules() if d is not m)
+    )
+
+
+def _selected(model: nn.Module) -> list[tuple[str, nn.Module, bool]]:
+    """``(name, module, is_block)``: leaves and eqcnn layers (not their insides), found by descending into
+    containers (eqcnn's ``Sequential``, ``ResidualBlock``, models, plain modules with children).  A container
+    is a block: recorded after its children where its output is a new tensor (a residual sum), not where it
+    returns a child's output (a ``Sequential``)."""
+    out: list[tuple[str, nn.Module, bool]] = []
 
     def visit(prefix: str, m: nn.Module) -> None:
         children = list(m.named_children())
-        if (isinstance(m, EquivariantModule) or not children) and m is not model:
-            out.append((prefix, m))
+        if m is not model and (not children or _atomic(m)):
+            out.append((prefix, m, False))
             return
         for n, c in children:
             visit(f"{prefix}.{n}" if prefix else n, c)
+        if m is not model:
+            out.append((prefix, m, True))
 
     visit("", model)
     return out
+
+
+class _Grids:
+    """Where each layer's output pixels sit relative to the model's input: the stride of every output (or that
+    it is global, a fixed grid or upsampled), so that a shift of the input is compared with the right shift of
+    each output.  Followed through the forward pass by tensor identity: a layer's output grid is its input's
+    followed by the layer's own (:func:`receptive_field` of the layer alone, at the size it ran at)."""
+
+    def __init__(self, x: torch.Tensor) -> None:
+        self.known: list[tuple[torch.Tensor, ReceptiveField]] = [(x, _IDENTITY)]  # kept alive: ids stay unique
+        self.events: list[tuple[nn.Module, torch.Tensor | None, torch.Tensor]] = []
+
+    def hook(self, m: nn.Module, args: tuple, out: Any) -> None:
+        if isinstance(out, torch.Tensor):
+            inp = args[0] if args and isinstance(args[0], torch.Tensor) else None
+            self.events.append((m, inp, out))
+
+    def of(self, t: torch.Tensor) -> ReceptiveField | None:
+        return next((rf for u, rf in reversed(self.known) if u is t), None)
+
+    def same_size(self, t: torch.Tensor) -> ReceptiveField | None:
+        """The latest known grid of a map of ``t``'s size (e.g. a residual sum: the grid of its branches)."""
+        if t.dim() < 3:
+            return None
+        hw = tuple(t.shape[-2:])
+        return next((rf for u, rf in reversed(self.known) if u.dim() >= 3 and tuple(u.shape[-2:]) == hw), None)
+
+    def resolve(self) -> None:
+        """Follow the grids through the recorded calls, in the order they finished (run without hooks)."""
+        for m, inp, out in self.events:
+            if self.of(out) is not None:  # a container returning its last child's output, an in-place layer
+                continue
+            rf: ReceptiveField | None = None
+            if (inp is not None and not any(True for _ in m.children())) or _atomic(m):
+                before = None if inp is None else (self.of(inp) or self.same_size(inp))
+                if before is not None and out.dim() < 3:  # flattened: still global if it was
+                    rf = before if before.is_global else None
+                elif before is not None and inp is not None and inp.dim() >= 3:
+                    try:
+                        with torch.no_grad():
+                            step = receptive_field(m, tuple(inp.shape))
+                    except Exception:  # a layer that cannot be measured alone
+                        step = None
+                    rf = before.then(step) if step is not None else None
+            if rf is None:
+                rf = self.same_size(out)
+            if rf is not None:
+                self.known.append((out, rf))
 
 
 def layerwise_errors(
@@ -96,16 +159,24 @@ def layerwise_errors(
     size: int = 33,
     seed: int = 0,
 ) -> LayerwiseErrors:
-    """The equivariance error after every submodule, to see which layer breaks equivariance.
+    """The equivariance error after every layer, to see which layer breaks equivariance.
 
-    Forward hooks record the output of each leaf module and each eqcnn module
-    for ``x`` and for ``g . x``; each recorded output is compared with ``g``
-    applied to it by its field type: the module's ``out_type`` when it has
-    one, else the type of the previous output when the channel count still
-    fits, else scalar fields (for plain models).  ``g`` is a group element, an
-    angle (degrees) or a shift; off-grid angles are compared inside the disk,
-    shifts circularly (so they suit circular padding) and scaled by each
-    layer's stride.  The last row is the model's output.
+    Forward hooks record the output of each leaf module and each eqcnn layer,
+    descending into containers (eqcnn's ``Sequential`` and ``ResidualBlock``,
+    models such as ``SFCNN``, plain modules with children; rows are named like
+    ``features.3``), for ``x`` and for ``g . x``; a container whose output is
+    a new tensor (a residual sum) gets a row after its children.  Each recorded
+    output is compared with ``g`` applied to it by its field type: the
+    module's ``out_type`` when it has one, else the type of the previous output
+    when the channel count still fits, else scalar fields (for plain models).
+    ``g`` is a group element, an angle (degrees) or a shift; off-grid angles
+    are compared inside the disk (whole for outputs without pixels: ``(B, C)``,
+    ``(B, C, 1, 1)``), shifts circularly (so they suit circular padding),
+    divided by the stride of each layer's output, which is followed through the
+    model layer by layer (not guessed from its size): after global pooling the
+    output must not change, and after a layer with a fixed output size or an
+    upsampling layer shifts are not compared (the row says why).  The last row
+    is the model's output.
 
     Example:
         >>> from torch import nn
@@ -130,33 +201,53 @@ def layerwise_errors(
     exact = is_exact(t)
     if not exact:
         x = x * soft_disk(x.shape[-2:], device=x.device).to(x.dtype)
-    mods = _selected(model)
-    records: dict[str, list[tuple[str, nn.Module, torch.Tensor]]] = {"a": [], "b": []}
+    selected = _selected(model)
+    xa = x.clone()  # the models get copies: an in-place first layer must not change x
+    grids = _Grids(xa)
+    Row = tuple[str, nn.Module, torch.Tensor, torch.Tensor]  # name, module, a copy of the output, the output
+    records: dict[str, list[Row]] = {"a": [], "b": []}
+    last: dict[str, Any] = {"a": None, "b": None}  # the last recorded output object, per run
     current = "a"
 
-    def hook(name: str):
+    def track(mod: nn.Module, args: tuple, out: Any) -> None:
+        if current == "a":
+            grids.hook(mod, args, out)
+
+    def hook(name: str, block: bool):
         def fn(mod: nn.Module, args: tuple, out: Any) -> None:
-            if isinstance(out, torch.Tensor):
-                records[current].append((name, mod, out))
+            if not isinstance(out, torch.Tensor) or (block and out is last[current]):
+                return  # a container that returns its last child's output: that row shows it
+            last[current] = out
+            # a copy: a later in-place layer (ReLU(inplace=True)) must not change what was recorded
+            records[current].append((name, mod, out.detach().clone(), out))
 
         return fn
 
-    handles = [m.register_forward_hook(hook(n)) for n, m in mods]
-    H = x.shape[-2]
+    handles = [m.register_forward_hook(track) for m in model.modules()]
+    handles += [m.register_forward_hook(hook(n, b)) for n, m, b in selected]
+    H, W = x.shape[-2:]
     try:
         with _Eval(model), no_tf32() if exact else nullcontext():
-            y = model(x)
+            y = model(xa)
             current = "b"
             xt = shift(x, t.dy, t.dx) if isinstance(t, Shift) else act(t, x, decl.in_type)  # type: ignore[arg-type]
-            yt = model(xt)
+            yt = model(xt.clone())
     finally:
         for h in handles:
             h.remove()
+    if len(records["a"]) != len(records["b"]):
+        raise RuntimeError(
+            f"the model ran {len(records['a'])} recorded layers on x but {len(records['b'])} on the transformed "
+            "input; its layers depend on the input, so they cannot be compared one by one"
+        )
+    grids.resolve()
+    resizes = bool(fixed_grid_layers(model)) or any(_is_transposed(m) for m in model.modules())
     result = LayerwiseErrors(transform_name(t))
     prev: FieldType | None = decl.in_type
-    pairs = list(zip(records["a"], records["b"]))
-    pairs.append((("(output)", model, y), ("(output)", model, yt)))
-    for (name, mod, a), (_, _, b) in pairs:
+    pairs = [(a, b[2]) for a, b in zip(records["a"], records["b"])]
+    pairs.append((("(output)", model, y, y), yt))
+    for (name, mod, a, obj), b in pairs:
+        rf = grids.of(obj) or grids.same_size(obj)
         ftype: FieldType | None
         if mod is model:
             explicit = (
@@ -180,17 +271,38 @@ def layerwise_errors(
             if a.dim() not in (2, 4):
                 raise NotComparable(f"output of shape {tuple(a.shape)} is neither (B, C) nor (B, C, H, W)")
             if isinstance(t, Shift):
-                if a.dim() != 4:
-                    raise NotComparable("shifts need outputs with pixels")
-                s = max(1, round(H / a.shape[-2]))
-                if t.dy % s or t.dx % s:
-                    raise NotComparable(f"shift is not a multiple of the layer's stride {s}")
-                target, mask = shift(a, t.dy // s, t.dx // s), None
+                target, mask = _shifted(a, t, rf, (H, W), resizes), None
             else:
                 target = act(t, a, ftype)  # type: ignore[arg-type]
-                mask = disk_mask(a.shape[-2:], margin=1.0, device=a.device) if not exact and a.dim() == 4 else None
+                mask = disk_mask(a.shape[-2:], margin=1.0, device=a.device) if not exact and has_pixels(a) else None
             rel, mx, _ = errors(b, target, mask)
         except NotComparable as e:
             note = str(e)
         result.layers.append(LayerError(name, type(mod).__name__, tuple(a.shape), desc, rel, mx, note))
     return result
+
+
+def _shifted(a: torch.Tensor, t: Shift, rf: ReceptiveField | None, hw: tuple[int, int], resizes: bool) -> torch.Tensor:
+    """What the output ``a`` becomes when the input is shifted by ``t`` (circularly), by its grid ``rf``."""
+    if rf is None:  # the grid was lost (an operation outside any module changed the size): from the sizes
+        if a.dim() != 4:
+            raise NotComparable("shifts need outputs with pixels")
+        if resizes or hw[0] % a.shape[-2] or hw[1] % a.shape[-1]:
+            raise NotComparable(
+                f"the stride of this output ({a.shape[-2]}x{a.shape[-1]} from {hw[0]}x{hw[1]}) is not known: an "
+                "operation outside any module made its input, or its layer could not be measured alone"
+            )
+        rf = ReceptiveField((1, 1), (hw[0] // a.shape[-2], hw[1] // a.shape[-1]), (0, 0))
+    if rf.is_fixed_grid:
+        raise NotComparable("a layer with a fixed output size is not translation-equivariant: shifts are not compared")
+    if rf.is_upsampling:
+        raise NotComparable("shifts through upsampling layers are not compared (the output moves by a multiple)")
+    if rf.is_global:  # every output sees the whole (circularly shifted) input: it must not change
+        return a
+    if a.dim() != 4:
+        raise NotComparable("shifts need outputs with pixels")
+    s = rf.stride
+    if t.dy % s[0] or t.dx % s[1]:
+        stride = s[0] if s[0] == s[1] else s
+        raise NotComparable(f"shift is not a multiple of the layer's stride {stride}")
+    return shift(a, t.dy // s[0], t.dx // s[1])

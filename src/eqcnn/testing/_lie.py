@@ -15,7 +15,7 @@ from ..fields import FieldType
 from ..groups import PointGroup
 from ._declare import OutputKind, declare
 from ._masks import disk_mask, soft_disk, valid_mask
-from ._metrics import _Eval, prepare_input
+from ._metrics import _Eval, has_pixels, prepare_input
 from ._receptive_field import ReceptiveField, receptive_field
 from ._tolerance import no_tf32
 
@@ -79,14 +79,17 @@ def warp_velocity(x: torch.Tensor, generator: Generator, scale: float = 1.0) -> 
 
 
 def _jvp(model: nn.Module, x: torch.Tensor, v: torch.Tensor) -> tuple[Any, Any]:
+    def f(z: torch.Tensor) -> Any:
+        return model(z.clone())  # an in-place first layer (ReLU(inplace=True)) must not write into x
+
     try:
         with warnings.catch_warnings():  # torch's first forward-AD call scripts decompositions with torch.jit
             warnings.filterwarnings("ignore", message=".*torch.jit.script.*", category=DeprecationWarning)
-            out = torch.func.jvp(model, (x,), (v,))
+            out = torch.func.jvp(f, (x,), (v,))
             return out[0], out[1]
     except (NotImplementedError, RuntimeError):  # an op without forward-mode AD: use double backward
         with torch.enable_grad():
-            y, jv = torch.autograd.functional.jvp(model, x, v)
+            y, jv = torch.autograd.functional.jvp(f, x, v)
         return y.detach(), jv.detach()
 
 
@@ -161,8 +164,8 @@ def lie_derivative(
             assert rf is not None or generator == "rotation"
             scale = 1.0 / rf.stride[1 if generator == "translation_x" else 0] if rf is not None else 1.0
             lie = jv - warp_velocity(y, generator, scale)
-            if generator == "rotation":
-                mask = disk_mask(y.shape[-2:], margin=1.0, device=y.device)
+            if generator == "rotation":  # a 1x1 map (global pooling) has no pixels to move: compared whole
+                mask = disk_mask(y.shape[-2:], margin=1.0, device=y.device) if has_pixels(y) else None
             else:
                 assert rf is not None
                 grown = ReceptiveField(

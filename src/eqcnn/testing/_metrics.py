@@ -82,7 +82,7 @@ class _Eval:
 
 
 def _run(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
-    y = model(x)
+    y = model(x.clone())  # an in-place first layer (ReLU(inplace=True)) must not change the input compared later
     if not isinstance(y, torch.Tensor):
         raise TypeError(f"the model must return a tensor, got {type(y).__name__}")
     return y
@@ -165,9 +165,15 @@ def compare(
     a = _run(model, act(t, x, decl.in_type))  # type: ignore[arg-type]
     b = act(t, y, out_type)  # type: ignore[arg-type]
     mask: torch.Tensor | None = None
-    if not is_exact(t) and y.dim() >= 3 and out_type is not None:
+    if not is_exact(t) and has_pixels(y) and out_type is not None:
         mask = disk_mask(y.shape[-2:], margin=1.0, device=y.device)
     return a, b, mask
+
+
+def has_pixels(y: torch.Tensor) -> bool:
+    """Whether ``y`` is a map with more than one pixel; ``(B, C)`` and ``(B, C, 1, 1)`` outputs (global
+    pooling) have none to move, so they are compared whole, without a disk."""
+    return y.dim() >= 3 and y.shape[-2] * y.shape[-1] > 1
 
 
 def errors(a: torch.Tensor, b: torch.Tensor, mask: torch.Tensor | None) -> tuple[float, float, int]:
@@ -218,8 +224,9 @@ def equivariance_error(
 
     - grid symmetries (multiples of 90 degrees, flips): the whole output;
     - other angles: ``x`` is windowed by a soft disk and the output compared
-      inside the inscribed disk (a pixel less for interpolation); an angle not
-      in the group only moves pixels, so it needs scalar fields;
+      inside the inscribed disk (a pixel less for interpolation), or whole
+      where it has no pixels to move (``(B, C)``, ``(B, C, 1, 1)``); an angle
+      not in the group only moves pixels, so it needs scalar fields;
     - shifts (multiples of the total stride ``s``; the output moves by
       ``shift / s``): with circular padding the whole output; otherwise two
       crops of ``x`` offset by the shift, compared where the receptive field

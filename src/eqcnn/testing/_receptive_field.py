@@ -14,9 +14,38 @@ __all__ = ["ReceptiveField", "receptive_field"]
 _POINTWISE = (
     nn.Identity, nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.PReLU, nn.ELU, nn.SELU, nn.CELU, nn.GELU, nn.SiLU, nn.Mish,
     nn.Sigmoid, nn.Tanh, nn.Hardtanh, nn.Hardswish, nn.Hardsigmoid, nn.Softplus, nn.Softsign, nn.Tanhshrink,
-    nn.Dropout, nn.Dropout2d, nn.BatchNorm2d,
+    nn.Dropout, nn.Dropout2d,
 )  # fmt: skip
 _GLOBAL = (nn.Flatten, nn.Linear)
+
+
+def _eqcnn_pointwise() -> tuple[type, ...]:
+    """eqcnn's per-pixel layers (and their exported plain forms): each output pixel sees its own input pixel.
+
+    Nonlinearities (pointwise, norm, gated), group pooling over the channels of a field, field dropout
+    (the identity in eval mode) and ``Identity``; batch norm is added by :func:`_is_pointwise` where it
+    uses running statistics.
+    """
+    from ..nn import FieldDropout, GatedNonlinearity, GroupPool, Identity, NormNonlinearity, PointwiseNonlinearity
+    from ..nn._nonlinear import _NamedPointwise
+    from ..nn._plain import FieldDropoutPlain, FieldPoolPlain, GatedActivationPlain, NormActivationPlain
+
+    return (
+        Identity, PointwiseNonlinearity, _NamedPointwise, NormNonlinearity, GatedNonlinearity, GroupPool,
+        FieldDropout, NormActivationPlain, GatedActivationPlain, FieldPoolPlain, FieldDropoutPlain,
+    )  # fmt: skip
+
+
+def _is_pointwise(m: nn.Module) -> bool:
+    """Whether ``m`` maps each pixel on its own in eval mode (torch's and eqcnn's activations, dropout,
+    eqcnn's norm/gated nonlinearities and group pooling, batch norm with running statistics)."""
+    from ..nn import BatchNorm2d
+
+    if isinstance(m, _POINTWISE + _eqcnn_pointwise()):
+        return True
+    if isinstance(m, (nn.BatchNorm2d, BatchNorm2d)):  # eval mode uses the running statistics, if it keeps them
+        return bool(m.track_running_stats)
+    return False
 
 
 @dataclass(frozen=True)
@@ -87,7 +116,12 @@ def _pair(v: Any) -> tuple[int, int]:
 
 
 def _conv_like(m: nn.Module) -> ReceptiveField | None:
-    """Conv2d (eqcnn or torch) and max/avg pooling: read kernel, stride, padding and dilation."""
+    """Conv2d (eqcnn or torch), max/avg pooling and eqcnn's BlurPool2d: read kernel, stride, padding and dilation."""
+    from ..nn import BlurPool2d
+
+    if isinstance(m, BlurPool2d):  # a binomial filter_size x filter_size blur, padded by half of it, subsampled
+        f, step = int(m.filter_size), int(m.stride)
+        return ReceptiveField((f, f), (step, step), (f // 2, f // 2))
     if not all(hasattr(m, a) for a in ("kernel_size", "stride", "padding")) or _is_transposed(m):
         return None
     if isinstance(m, (nn.Conv1d, nn.Conv3d, nn.MaxPool1d, nn.MaxPool3d, nn.AvgPool1d, nn.AvgPool3d)):
@@ -134,7 +168,10 @@ def _is_sequential(m: nn.Module) -> bool:
 
 
 def _empirical(m: nn.Module, shape: tuple[int, ...], trials: int = 3) -> ReceptiveField:
-    """Support of the gradient of two neighbouring output pixels with respect to a random input."""
+    """Support of the gradient of two neighbouring output pixels with respect to a random input.
+
+    The module gets a copy of the input (a non-leaf), so in-place layers (``ReLU(inplace=True)``) work.
+    """
     p = next(m.parameters(), None)
     dtype = p.dtype if p is not None and p.is_floating_point() else torch.float32
     device = p.device if p is not None else torch.device("cpu")
@@ -149,7 +186,7 @@ def _empirical(m: nn.Module, shape: tuple[int, ...], trials: int = 3) -> Recepti
         torch.set_grad_enabled(True)
         for _ in range(trials):
             x = torch.randn(shape, generator=gen).to(dtype=dtype, device=device).requires_grad_(True)
-            y = m(x)
+            y = m(x.clone())  # an in-place first layer must not write into the leaf it differentiates by
             if not isinstance(y, torch.Tensor) or y.dim() < 3:
                 H, W = shape[-2:]
                 return ReceptiveField((H, W), (H, W), (0, 0), "empirical", is_global=True)
@@ -174,6 +211,8 @@ def _empirical(m: nn.Module, shape: tuple[int, ...], trials: int = 3) -> Recepti
         raise RuntimeError(f"could not measure the receptive field of {type(m).__name__}")
     if out_hw[0] > H or out_hw[1] > W:
         return ReceptiveField((H, W), (1, 1), (0, 0), "empirical", is_upsampling=True)
+    if tuple(out_hw) == (1, 1) and (lo[0], hi[0]) == ([0, 0], [H - 1, W - 1]):  # one pixel that sees everything
+        return ReceptiveField((H, W), (H, W), (0, 0), "empirical", is_global=True)
     size, stride, pad = [], [], []
     for axis, n_in, n_out in ((0, H, out_hw[0]), (1, W, out_hw[1])):
         centre = out_hw[axis] // 2
@@ -217,7 +256,7 @@ def _walk(m: nn.Module, shapes: dict[int, tuple[int, ...]]) -> ReceptiveField:
     if conv is not None:
         return conv
     grid = output_grid(m)
-    if isinstance(m, _POINTWISE) or grid == "identity":
+    if _is_pointwise(m) or grid == "identity":
         return _IDENTITY
     if grid is not None or isinstance(m, _GLOBAL):
         shape = shapes.get(id(m))
@@ -232,6 +271,9 @@ def _walk(m: nn.Module, shapes: dict[int, tuple[int, ...]]) -> ReceptiveField:
             if rf.is_global or rf.is_fixed_grid:
                 break
         return rf
+    residual = _residual(m, shapes)
+    if residual is not None:
+        return residual
     if any(output_grid(d) == "fixed" for d in m.modules()):  # e.g. a U-Net upsampling to a set size
         shape = shapes.get(id(m))
         H, W = shape[-2:] if shape is not None and len(shape) >= 3 else (1, 1)
@@ -242,20 +284,47 @@ def _walk(m: nn.Module, shapes: dict[int, tuple[int, ...]]) -> ReceptiveField:
     return _empirical(m, shape)
 
 
+def _residual(m: nn.Module, shapes: dict[int, tuple[int, ...]]) -> ReceptiveField | None:
+    """``post(body(x) + shortcut(x))`` (eqcnn's ``ResidualBlock`` or its export): the hull of the body's and
+    the shortcut's windows, then ``post``; ``None`` where that does not describe it (strides that differ,
+    a global, fixed or upsampled grid in a branch), which is then measured."""
+    from ..nn import ResidualBlock
+    from ..nn._plain import ResidualPlain
+
+    if not isinstance(m, (ResidualBlock, ResidualPlain)):
+        return None
+    body = _walk(m.body, shapes)
+    short = _IDENTITY if m.shortcut is None else _walk(m.shortcut, shapes)
+    if any(r.is_global or r.is_fixed_grid or r.is_upsampling for r in (body, short)) or body.stride != short.stride:
+        return None
+    first = (min(-body.padding[0], -short.padding[0]), min(-body.padding[1], -short.padding[1]))
+    last = (
+        max(body.size[0] - body.padding[0], short.size[0] - short.padding[0]),
+        max(body.size[1] - body.padding[1], short.size[1] - short.padding[1]),
+    )
+    method = body.method if body.method == short.method else "mixed"
+    rf = ReceptiveField((last[0] - first[0], last[1] - first[1]), body.stride, (-first[0], -first[1]), method)
+    return rf if m.post is None else rf.then(_walk(m.post, shapes))
+
+
 def receptive_field(model: nn.Module, input_shape: tuple[int, ...] | None = None) -> ReceptiveField:
     """The receptive field of ``model``'s output pixels in its input.
 
     Computed from the module tree for Conv2d (eqcnn's and torch's: kernel,
-    stride, dilation, padding), max/average pooling, point-wise modules and
-    ``nn.Sequential``; adaptive pooling to one pixel makes it global, and
-    layers with a fixed output size (adaptive pooling to more pixels,
-    ``Upsample(size=...)``, eqcnn's or torch's, also inside another module)
-    make it a fixed grid (``is_fixed_grid``).  Any other module (a residual
-    block, a custom layer) is measured empirically: the support of the gradient
-    of two neighbouring output pixels with respect to random inputs of the
-    shape that reaches it, in ``eval`` mode (a lower bound where ReLUs or
-    max-pooling hide part of it); if its output does not then grow by one
-    pixel when its input grows by the measured stride, it is a fixed grid too.
+    stride, dilation, padding), max/average pooling, point-wise modules
+    (torch's and eqcnn's activations, eqcnn's norm and gated nonlinearities,
+    ``GroupPool``, dropout, batch norm with running statistics),
+    ``nn.Sequential`` (torch's and eqcnn's) and eqcnn's ``ResidualBlock`` (the
+    hull of its body's and shortcut's windows); adaptive pooling to one pixel
+    makes it global, and layers with a fixed output size (adaptive pooling to
+    more pixels, ``Upsample(size=...)``, eqcnn's or torch's, also inside
+    another module) make it a fixed grid (``is_fixed_grid``).  Any other
+    module (a plain residual block, a custom layer) is measured empirically:
+    the support of the gradient of two neighbouring output pixels with respect
+    to random inputs of the shape that reaches it, in ``eval`` mode (a lower
+    bound where ReLUs or max-pooling hide part of it); if its output does not
+    then grow by one pixel when its input grows by the measured stride, it is
+    a fixed grid too.
 
     Args:
         model: any module mapping ``(B, C, H, W)`` to ``(B, C', H', W')``.

@@ -17,7 +17,7 @@ from ..nn._exactness import _meta_probe, _trace_steps
 from ._baseline import plain_baseline
 from ._declare import Declaration, OutputKind, declare, model_device_dtype
 from ._inputs import band_limited_noise
-from ._metrics import ShiftMode, _Eval, compare, errors, prepare_input, resolve_shift_mode
+from ._metrics import ShiftMode, _Eval, compare, errors, has_pixels, prepare_input, resolve_shift_mode
 from ._receptive_field import ReceptiveField, _conv_like, fixed_grid_layers, receptive_field
 from ._tolerance import BASELINE_RATIO, no_tf32, tolerance
 from ._transforms import NotComparable, Rotation, Shift, Transform, as_transform, is_exact, transform_name
@@ -32,9 +32,11 @@ class ReportRow:
     """One transform: its errors, the limit it is held to and the verdict.
 
     ``kind`` is ``"exact"`` (held to the dtype's tolerance), ``"approx"`` (an
-    off-grid element of G, held to ``ratio`` times the baseline's error) or
-    ``"extra"`` (an angle outside G: reported, not judged).  ``status`` is
-    ``"pass"``, ``"FAIL"``, ``"skip"`` (not comparable; see ``note``) or ``"info"``.
+    off-grid element of G, held to ``ratio`` times the baseline's error, except
+    for invariant outputs and without a baseline) or ``"extra"`` (an angle
+    outside G: reported, not judged).  ``status`` is ``"pass"``, ``"FAIL"``,
+    ``"skip"`` (not comparable; see ``note``) or ``"info"`` (measured, not
+    judged; ``note`` says why where the kind does not).
     """
 
     transform: str
@@ -70,7 +72,13 @@ class EquivarianceReport:
 
     @property
     def passed(self) -> bool:
+        """No judged transform failed (also true where nothing was judged: see :attr:`judged`)."""
         return not any(r.status == "FAIL" for r in self.rows)
+
+    @property
+    def judged(self) -> int:
+        """How many transforms were judged (``pass`` or ``FAIL``); the rest are ``skip`` or ``info``."""
+        return sum(r.status in ("pass", "FAIL") for r in self.rows)
 
     @property
     def failures(self) -> list[ReportRow]:
@@ -98,8 +106,10 @@ class EquivarianceReport:
             lines.append(f"note: {n}")
         n_fail = len(self.failures)
         n_skip = sum(r.status == "skip" for r in self.rows)
-        verdict = "PASSED" if self.passed else "FAILED"
-        lines.append(f"{verdict}: {len(self.rows)} transforms, {n_fail} failed, {n_skip} skipped")
+        n_info = sum(r.status == "info" for r in self.rows)
+        verdict = "FAILED" if not self.passed else ("PASSED" if self.judged else "NOTHING JUDGED")
+        info = f", {n_info} not judged" if n_info else ""
+        lines.append(f"{verdict}: {len(self.rows)} transforms, {n_fail} failed, {n_skip} skipped{info}")
         return "\n".join(lines)
 
 
@@ -229,6 +239,22 @@ def _baseline_pair(model: nn.Module, decl: Declaration, baseline: Baseline) -> t
     return b, decl
 
 
+_INVARIANT_NOTE = (
+    "the output is invariant (no pixels to move), so off-grid rotations are reported next to the baseline but "
+    "not judged: pooling over the whole image already makes a plain CNN nearly invariant on smooth inputs (a few "
+    "percent), so the ratio to the baseline says nothing about the model; {judged}, and "
+    "layerwise_errors(model, g=...) shows the off-grid error of the feature maps before the pooling"
+)
+_INVARIANT_ROW = "invariant output: not judged, see the note"
+
+
+def is_invariant_output(decl: Declaration, y: torch.Tensor) -> bool:
+    """Whether the output ``y`` does not change under rotations: declared ``"invariant"``, or trivial fields
+    with no pixels to move (``(B, C)``, or ``(B, C, 1, 1)`` after global pooling)."""
+    out_type = decl.out_type_for(y)
+    return out_type is None or (not has_pixels(y) and out_type.is_trivial)
+
+
 def _for_group(t: Transform, group: PointGroup) -> Transform:
     if isinstance(t, GroupElement) and t.group != group:
         t = Rotation(t.rotation * 360 / t.group.N, t.reflection)
@@ -280,12 +306,16 @@ def equivariance_report(
         baseline: ``"auto"`` (:func:`plain_baseline`), a module, a callable
             ``group -> model`` (called with ``Trivial()``) or ``None``.
         ratio: an approximate transform passes when its error is at most
-            ``ratio`` times the baseline's.
+            ``ratio`` times the baseline's (not applied to invariant outputs).
         rtol: tolerance of exact transforms; default ``TOLERANCES[dtype]``.
 
     Exact transforms (multiples of 90 degrees in G, reflections in Dihedral,
     shifts) pass below ``rtol``; off-grid elements of G are judged against the
-    baseline; angles outside G are reported with the baseline but not judged.
+    baseline, except where the output is invariant (declared ``"invariant"``,
+    or trivial fields without pixels: ``(B, C)``, ``(B, C, 1, 1)``), where a
+    globally pooled plain CNN is already nearly invariant and the ratio says
+    nothing: those rows are reported with the baseline, as ``info`` with a note;
+    angles outside G are reported with the baseline but not judged.
     """
     decl = declare(
         model, group=group, in_type=in_type, out_type=out_type, output=output,
@@ -323,6 +353,7 @@ def equivariance_report(
         receptive_field=rf, ratio=ratio,
     )  # fmt: skip
     rf_base: ReceptiveField | None = None
+    invariant_rows = 0
     for t in todo:
         exact = is_exact(t)
         in_group = not isinstance(t, Rotation)
@@ -330,7 +361,8 @@ def equivariance_report(
         report.rows.append(row)
         try:
             with _Eval(model), no_tf32() if exact else nullcontext():
-                row.rel_l2, row.max_abs, _ = errors(*compare(model, x, t, decl, mode, rf))
+                out = compare(model, x, t, decl, mode, rf)
+                row.rel_l2, row.max_abs, _ = errors(*out)
         except NotComparable as e:
             row.status, row.note = "skip", str(e)
             continue
@@ -348,11 +380,23 @@ def equivariance_report(
                 row.baseline = errors(*b_out)[0]
             except NotComparable as e:
                 row.note = f"baseline: {e}"
-        if in_group and row.baseline is not None:
+        if in_group and row.baseline is not None and is_invariant_output(decl, out[1]):
+            row.status = "info"
+            row.note = _INVARIANT_ROW + (f"; {row.note}" if row.note else "")
+            invariant_rows += 1
+        elif in_group and row.baseline is not None:
             row.limit = ratio * row.baseline
             row.status = "pass" if row.rel_l2 <= row.limit else "FAIL"
         else:
             row.status = "info"
+    if invariant_rows:
+        grid = [r for r in report.rows if r.kind == "exact" and not r.transform.startswith("shift")]
+        judged = (
+            "the exact rotations and flips judge it"
+            if any(r.status in ("pass", "FAIL") for r in grid)
+            else f"no rotation or flip of {decl.group!r} is exact on the pixel grid, so no rotation is judged here"
+        )
+        report.notes.append(_INVARIANT_NOTE.format(judged=judged))
     if rf.is_fixed_grid and any(r.transform.startswith("shift") for r in report.rows):
         layers = fixed_grid_layers(model)
         if layers:
