@@ -22,6 +22,9 @@ MODELS = textwrap.dedent(
     def invariant():
         return nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten())
 
+    def pooled():
+        return nn.Sequential(nn.Conv2d(1, 2, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten())
+
     def not_a_model():
         return 3
     """
@@ -153,3 +156,11 @@ def test_model_with_in_place_layers(typed, capsys):
     rc = main(["check", "cli_typed:in_place", "--size", "17", "--layerwise"])
     out = capsys.readouterr().out
     assert rc == 0 and "analytic" in out and "PASSED: 6 transforms, 0 failed, 0 skipped" in out
+
+
+def test_a_check_that_judged_nothing_exits_1(models, capsys):
+    # Cyclic(3) has no exact rotation, the pooled output is invariant (off-grid rows are not judged) and a
+    # zero-padded model's shifts are not comparable: nothing is checked, so it is not a pass
+    rc = main(["check", "cli_models:pooled", "--group", "C3", "--output", "invariant", "--size", "9"])
+    out = capsys.readouterr().out
+    assert rc == 1 and "NOTHING JUDGED" in out

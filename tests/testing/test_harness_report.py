@@ -468,3 +468,20 @@ def test_a_report_that_judged_nothing_does_not_say_passed():
     assert report.judged == 0 and report.passed  # nothing failed, and nothing was judged
     assert str(report).endswith("NOTHING JUDGED: 5 transforms, 0 failed, 3 skipped, 2 not judged")
     assert any("no rotation or flip of Cyclic(3) is exact on the pixel grid" in n for n in report.notes)
+
+
+def test_assert_equivariant_refuses_to_pass_when_nothing_was_judged():
+    torch.manual_seed(0)
+    model = _pooled_invariant(eqcnn.Cyclic(3))  # no exact rotation, and zero padding: shifts not comparable
+    with pytest.raises(AssertionError, match=r"nothing was judged: every transform was skipped or only reported"):
+        assert_equivariant(model, size=33)
+
+
+def test_circular_shifts_need_an_output_grid_that_tiles_the_input():
+    T = eqcnn.Trivial()
+    conv = enn.Conv2d(T.trivial(1), T.trivial(1), 3, stride=2, padding=1, padding_mode="circular")
+    rows = {r.transform: r for r in equivariance_report(conv, size=5).rows}
+    assert rows["shift (2, 0)"].status == "skip" and "circular shifts need the output grid" in rows["shift (2, 0)"].note
+    # on a size the stride tiles, the same shifts are exact checks, and they pass
+    rows = {r.transform: r for r in equivariance_report(conv, size=6).rows}
+    assert all(rows[t].status == "pass" for t in ("shift (2, 0)", "shift (0, 2)", "shift (-2, 4)"))

@@ -117,6 +117,13 @@ def compare(
         k = (t.dy // S[0], t.dx // S[1])
         if shift_mode == "circular":
             y = _run(model, x)
+            H, W = x.shape[-2:]
+            if y.dim() >= 3 and S != (1, 1) and (y.shape[-2] * S[0], y.shape[-1] * S[1]) != (H, W):
+                # the output samples the circle only if its pixels tile the input: H = H' * stride
+                raise NotComparable(
+                    f"circular shifts need the output grid to tile the input ({H}x{W} = output "
+                    f"{tuple(y.shape[-2:])} x stride {S}); use an input size that is a multiple of the stride"
+                )
             a = _run(model, shift(x, t.dy, t.dx))
             if decl.out_type_for(y) is None or y.dim() == 2:
                 return a, y, None

@@ -412,7 +412,10 @@ def equivariance_report(
 def assert_equivariant(model: nn.Module, x: torch.Tensor | None = None, **kwargs: Any) -> EquivarianceReport:
     """Raise ``AssertionError`` with the report's table unless every judged transform passes.
 
-    Takes the arguments of :func:`equivariance_report` and returns the report.
+    Also raises when nothing was judged (every transform skipped or only
+    reported, e.g. an invariant output of ``Cyclic(3)`` with zero padding): an
+    assertion that checked nothing must not pass.  Takes the arguments of
+    :func:`equivariance_report` and returns the report.
 
     Example:
         >>> import eqcnn
@@ -426,4 +429,9 @@ def assert_equivariant(model: nn.Module, x: torch.Tensor | None = None, **kwargs
     report = equivariance_report(model, x, **kwargs)
     if not report.passed:
         raise AssertionError("model is not equivariant as declared\n" + str(report))
+    if not report.judged:
+        raise AssertionError(
+            "nothing was judged: every transform was skipped or only reported (see the notes); give transforms, "
+            "an input size or a shift mode that allow a check\n" + str(report)
+        )
     return report
