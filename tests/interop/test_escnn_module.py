@@ -145,3 +145,17 @@ def test_so2_model_passes_the_harness_through_c4():
     from eqcnn.testing import assert_equivariant
 
     assert_equivariant(m, size=15)
+
+
+def test_harness_sees_an_so2_wrapper_through_the_group_it_is_given():
+    from eqcnn.testing import assert_equivariant, equivariance_report
+
+    gs = gspaces.rot2dOnR2(-1)
+    conv = enn.R2Conv(enn.FieldType(gs, [gs.trivial_repr]), enn.FieldType(gs, [gs.irrep(1)]), 5, padding=2)
+    m = ie.EscnnModule(conv).eval()  # SO(2) types: the harness must not guess a group and an image output
+    with pytest.raises(ValueError, match=r"field types are over a group eqcnn does not have .* pass `group`"):
+        equivariance_report(m, torch.randn(1, 1, 17, 17))
+    report = assert_equivariant(m, size=17, group=eqcnn.Cyclic(8))
+    assert "Cyclic(8).trivial(1) -> Cyclic(8).irreps_field(1)" in str(report)
+    rows = {r.transform: r for r in report.rows}
+    assert rows["rot 90 deg"].status == "pass" and rows["rot 45 deg"].rel_l2 < 0.1

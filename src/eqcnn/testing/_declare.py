@@ -86,6 +86,8 @@ def declare(
     if output is not None:
         check_choice("output", output, ("invariant", "image"))
     model_in, model_out = model_types(model)
+    if in_type is None and out_type is None:
+        model_in, model_out = _restricted_types(model, group, model_in, model_out)
     if isinstance(in_type, FieldType):
         g = in_type.group
     elif model_in is not None:
@@ -126,6 +128,27 @@ def declare(
     if isinstance(out, FieldType) and out.group != g:
         raise ValueError(f"the output type's group {out.group!r} differs from the input type's group {g!r}")
     return Declaration(g, t_in, out)
+
+
+def _restricted_types(
+    model: nn.Module, group: PointGroup | None, model_in: FieldType | None, model_out: FieldType | None
+) -> tuple[FieldType | None, FieldType | None]:
+    """Types of a model typed over a group eqcnn does not have (e.g. escnn's SO(2), through
+    ``eqcnn.interop.escnn.EscnnFieldType``), seen through the subgroup ``group``."""
+    raw = [getattr(model, "in_type", None), getattr(model, "out_type", None)]
+    if not any(t is not None and not isinstance(t, FieldType) and hasattr(t, "restrict") for t in raw):
+        return model_in, model_out
+    if group is None:
+        foreign = next(t for t in raw if t is not None and not isinstance(t, FieldType))
+        raise ValueError(
+            f"{type(model).__name__}'s field types are over a group eqcnn does not have ({foreign!r}); pass "
+            "`group` (e.g. group=eqcnn.Cyclic(8)) to check it through that subgroup"
+        )
+    seen = [t.restrict(group) if hasattr(t, "restrict") else t for t in raw]
+    return (
+        seen[0] if isinstance(seen[0], FieldType) else model_in,
+        seen[1] if isinstance(seen[1], FieldType) else model_out,
+    )
 
 
 def model_types(model: nn.Module) -> tuple[FieldType | None, FieldType | None]:
