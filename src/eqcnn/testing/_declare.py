@@ -135,7 +135,7 @@ def _restricted_types(
 ) -> tuple[FieldType | None, FieldType | None]:
     """Types of a model typed over a group eqcnn does not have (e.g. escnn's SO(2), through
     ``eqcnn.interop.escnn.EscnnFieldType``), seen through the subgroup ``group``."""
-    raw = [getattr(model, "in_type", None), getattr(model, "out_type", None)]
+    raw: list[Any] = [getattr(model, "in_type", None), getattr(model, "out_type", None)]
     if not any(t is not None and not isinstance(t, FieldType) and hasattr(t, "restrict") for t in raw):
         return model_in, model_out
     if group is None:
