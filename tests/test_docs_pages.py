@@ -25,6 +25,11 @@ def _script_blocks(page: Path) -> list[str]:
     return [b for b in FENCE.findall(page.read_text()) if not b.lstrip().startswith(">>>")]
 
 
+def _code(text: str) -> str:
+    """The code of a page: its python blocks (doctest prompts included), not its prose."""
+    return "\n".join(FENCE.findall(text))
+
+
 def _needs(code: str) -> list[str]:
     return sorted({mod for word, mod in EXTRAS.items() if re.search(rf"\b{word}\b", code)})
 
@@ -36,7 +41,7 @@ def test_pages_are_found():
 
 @pytest.mark.parametrize("page", [p for p in PAGES if ">>> " in p.read_text()], ids=_id)
 def test_page_doctests(page, tmp_path, monkeypatch):
-    for mod in _needs(page.read_text()):
+    for mod in _needs(_code(page.read_text())):
         pytest.importorskip(mod)
     monkeypatch.chdir(tmp_path)
     result = doctest.testfile(

@@ -3,12 +3,21 @@ the argument, what was expected and what arrived."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from typing import Any
 
 import torch
 
-__all__ = ["ShapeError", "check_choice", "check_int", "check_tensor"]
+__all__ = [
+    "ShapeError",
+    "check_choice",
+    "check_int",
+    "check_ints",
+    "check_positive",
+    "check_probability",
+    "check_tensor",
+]
 
 
 class ShapeError(ValueError):
@@ -30,6 +39,33 @@ def check_int(name: str, value: Any, minimum: int | None = None) -> int:
     if minimum is not None and value < minimum:
         raise ValueError(f"`{name}` must be >= {minimum}, got {value}")
     return int(value)
+
+
+def check_ints(name: str, value: Any, minimum: int | None = None) -> tuple[int, ...]:
+    """A sequence of ints (each ``>= minimum``); errors name the entry (``widths[2]``)."""
+    if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
+        raise TypeError(f"`{name}` must be a sequence of ints, got {type(value).__name__} ({value!r})")
+    return tuple(check_int(f"{name}[{i}]", v, minimum=minimum) for i, v in enumerate(value))
+
+
+def _real(value: Any) -> bool:
+    import numpy as np
+
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
+
+
+def check_positive(name: str, value: Any) -> float:
+    """A finite real number above 0 (not a bool)."""
+    if not (_real(value) and math.isfinite(float(value)) and float(value) > 0):
+        raise ValueError(f"`{name}` must be a positive number, got {value!r}")
+    return float(value)
+
+
+def check_probability(name: str, value: Any) -> float:
+    """A real number in [0, 1] (not a bool)."""
+    if not (_real(value) and 0.0 <= float(value) <= 1.0):
+        raise ValueError(f"`{name}` must be a probability in [0, 1], got {value!r}")
+    return float(value)
 
 
 def check_choice(name: str, value: Any, choices: Iterable[Any]) -> Any:

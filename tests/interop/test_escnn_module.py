@@ -159,3 +159,21 @@ def test_harness_sees_an_so2_wrapper_through_the_group_it_is_given():
     assert "Cyclic(8).trivial(1) -> Cyclic(8).irreps_field(1)" in str(report)
     rows = {r.transform: r for r in report.rows}
     assert rows["rot 90 deg"].status == "pass" and rows["rot 45 deg"].rel_l2 < 0.1
+
+
+def test_harness_restricts_so2_types_given_a_channel_count_or_inside_a_container():
+    from eqcnn.testing import equivariance_report
+
+    gs = gspaces.rot2dOnR2(-1)
+    conv = enn.R2Conv(enn.FieldType(gs, [gs.trivial_repr]), enn.FieldType(gs, [gs.irrep(1)]), 5, padding=2)
+    C8 = eqcnn.Cyclic(8)
+    law = "Cyclic(8).trivial(1) -> Cyclic(8).irreps_field(1)"
+    # a channel count for the input does not bypass the restriction of the (foreign) output type
+    report = equivariance_report(ie.EscnnModule(conv).eval(), size=17, group=C8, in_type=1)
+    assert law in str(report) and report.passed and report.judged
+    # nor does wrapping the module in a plain container
+    wrapped = torch.nn.Sequential(ie.EscnnModule(conv).eval(), torch.nn.Identity())
+    with pytest.raises(ValueError, match=r"Sequential's field types are over a group eqcnn does not have"):
+        equivariance_report(wrapped, torch.randn(1, 1, 17, 17))
+    report = equivariance_report(wrapped, torch.randn(1, 1, 17, 17), group=C8)
+    assert law in str(report) and report.passed and report.judged

@@ -121,3 +121,30 @@ def test_traces_in_the_model_dtype(dtype):
     plain = torch.nn.Sequential(torch.nn.Conv2d(1, 2, 3, stride=2, padding=1)).to(dtype)
     report = enn.exact_input_sizes(plain, 32, in_channels=1)  # a float64 model takes float64 inputs
     assert not report.is_exact and report.nearest == ((31, 31), (33, 33))
+
+
+def test_meta_probe_does_not_copy_the_weights(monkeypatch):
+    # the default input size of every report traces a meta copy: copying the weights first would double a
+    # large model's (GPU) memory
+    from eqcnn.nn._exactness import _meta_probe
+
+    G = eqcnn.Cyclic(4)
+    model = enn.Sequential(enn.Conv2d(G.trivial(1), G.regular(2), 3, padding=1), enn.BatchNorm2d(G.regular(2)))
+
+    weights = {id(t) for t in [*model.parameters(), *model.buffers()]}
+    tensor_copy, param_copy = torch.Tensor.__deepcopy__, torch.nn.Parameter.__deepcopy__
+
+    def guard(original):
+        def deepcopy(self, memo):
+            if id(self) in weights:
+                raise AssertionError("a weight was deep-copied")
+            return original(self, memo)
+
+        return deepcopy
+
+    monkeypatch.setattr(torch.Tensor, "__deepcopy__", guard(tensor_copy))
+    monkeypatch.setattr(torch.nn.Parameter, "__deepcopy__", guard(param_copy))
+    probe = _meta_probe(model)
+    assert all(p.is_meta for p in probe.parameters()) and all(b.is_meta for b in probe.buffers())
+    assert not any(p.is_meta for p in model.parameters())
+    assert probe(torch.zeros(2, 1, 9, 9, device="meta")).shape == (2, 8, 9, 9)

@@ -164,3 +164,26 @@ def test_a_check_that_judged_nothing_exits_1(models, capsys):
     rc = main(["check", "cli_models:pooled", "--group", "C3", "--output", "invariant", "--size", "9"])
     out = capsys.readouterr().out
     assert rc == 1 and "NOTHING JUDGED" in out
+
+
+def test_channels_feed_a_plain_first_layer_before_typed_ones(tmp_path, capsys, monkeypatch):
+    # a 1x1 RGB -> gray conv, then eqcnn layers: the model has no input type of its own, so --channels is its input
+    (tmp_path / "rgb_models.py").write_text(
+        textwrap.dedent(
+            """
+            import eqcnn
+            from torch import nn
+            from eqcnn import nn as enn
+
+            G = eqcnn.Cyclic(4)
+
+            def rgb():
+                return nn.Sequential(nn.Conv2d(3, 1, 1), enn.Conv2d(G.trivial(1), G.regular(1), 3, padding=1),
+                                     enn.GroupPool(G.regular(1)))
+            """
+        )
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    rc = main(["check", "rgb_models:rgb", "--channels", "3", "--size", "11"])
+    out = capsys.readouterr().out
+    assert rc == 0 and "Cyclic(4).trivial(3) -> Cyclic(4).trivial(1)" in out and "PASSED" in out

@@ -485,3 +485,44 @@ def test_circular_shifts_need_an_output_grid_that_tiles_the_input():
     # on a size the stride tiles, the same shifts are exact checks, and they pass
     rows = {r.transform: r for r in equivariance_report(conv, size=6).rows}
     assert all(rows[t].status == "pass" for t in ("shift (2, 0)", "shift (0, 2)", "shift (-2, 4)"))
+
+
+class _TFSame(nn.Module):
+    """TensorFlow-style 'SAME' padding before a stride-2 conv: the padding depends on the input size."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(1, 4, 3, stride=2)
+        with torch.no_grad():  # a symmetric filter: 90-degree turns are exact
+            ring = torch.tensor([[1.0, 2.0, 1.0], [2.0, 4.0, 2.0], [1.0, 2.0, 1.0]])
+            self.conv.weight.copy_(torch.randn(4, 1, 1, 1) * ring)
+
+    def forward(self, x):
+        pads = []
+        for n in (x.shape[-1], x.shape[-2]):
+            total = max((-(-n // 2) - 1) * 2 + 3 - n, 0)
+            pads += [total // 2, total - total // 2]
+        return self.conv(torch.nn.functional.pad(x, pads))
+
+
+def test_default_size_measures_the_receptive_field_at_that_size():
+    # measured at 64 px the padding is 0; at the default 33 px it is 1: the shifts' valid region must use 1
+    torch.manual_seed(0)
+    report = assert_equivariant(_TFSame(), baseline=None)
+    assert report.input_shape[-1] == 33 and report.receptive_field.padding == (1, 1)
+    assert [r.status for r in report.rows if r.transform.startswith("shift")] == ["pass"] * 3
+
+
+def test_measurements_restore_each_submodule_mode():
+    # a frozen batch norm inside a training model stays frozen after a report (its running stats must not move)
+    torch.manual_seed(0)
+    r = C4.regular(2)
+    model = enn.Sequential(enn.Conv2d(C4.trivial(1), r, 3, padding=1), enn.BatchNorm2d(r), enn.ReLU(r))
+    model.train()
+    model[1].eval()
+    equivariance_report(model, size=13)
+    assert model.training and model[0].training and not model[1].training and model[2].training
+    from eqcnn.plots import rotated_features
+
+    rotated_features(model, model.out_type, torch.randn(1, 1, 13, 13), 90)
+    assert model.training and not model[1].training

@@ -109,6 +109,7 @@ def check_types(model: Any, group: Any, channels: int | None, factory: bool) -> 
     A typed model transforms as its types say, so checking it for another group (or feeding it another
     number of channels) would test a law it does not claim, or silently test its own group instead.
     """
+    from ..fields import FieldType
     from ..testing._declare import model_types
 
     t_in, t_out = model_types(model)
@@ -124,10 +125,11 @@ def check_types(model: Any, group: Any, channels: int | None, factory: bool) -> 
             else "drop --group to check its own group, or pass --factory and a callable that takes the group"
         )
         raise ValueError(f"`--group` asks for {group!r}, but the model's field types are over {own!r}: {how}")
-    if channels is not None and t_in is not None and channels != t_in.size:
+    own_in = getattr(model, "in_type", None)  # a plain container's first typed layer may not be its first layer
+    if channels is not None and isinstance(own_in, FieldType) and channels != own_in.size:
         raise ValueError(
-            f"`--channels` is {channels}, but the model's input type {t_in!r} takes {t_in.size} "
-            f"channel{'s' if t_in.size != 1 else ''}; drop --channels (it is read from the type)"
+            f"`--channels` is {channels}, but the model's input type {own_in!r} takes {own_in.size} "
+            f"channel{'s' if own_in.size != 1 else ''}; drop --channels (it is read from the type)"
         )
     return True
 
@@ -158,8 +160,12 @@ def run(args: argparse.Namespace) -> int:
             output=args.output, angles=angles, baseline=baseline, seed=args.seed, size=args.size,
             dtype=getattr(torch, args.dtype), device=torch.device(args.device),
         )  # fmt: skip
+        law: dict[str, Any] = {}  # what the harness cannot read from the model
         if not has_type:
-            kwargs.update(group=group, in_type=args.channels)
+            law = {"group": group, "in_type": args.channels}
+        elif args.channels is not None:  # checked above: the model has no input type of its own
+            law = {"in_type": args.channels}
+        kwargs.update(law)
         report = equivariance_report(model, **kwargs)
     except Exception as e:  # the user's code: show the reason, not a traceback
         print(f"eqcnn check: error: {type(e).__name__}: {e}", file=sys.stderr)
@@ -175,6 +181,5 @@ def run(args: argparse.Namespace) -> int:
 
             t = Rotation(float(m.group(1)), bool(m.group(2)))
             print()
-            print(layerwise_errors(model, g=t, size=report.input_shape[-1], output=args.output,
-                                   **({} if has_type else {"group": group, "in_type": args.channels})))  # fmt: skip
+            print(layerwise_errors(model, g=t, size=report.input_shape[-1], output=args.output, **law))
     return 0 if report.passed and report.judged else 1  # checking nothing is not a pass

@@ -8,7 +8,7 @@ from typing import Any, Literal
 import torch
 from torch import nn
 
-from .._checks import check_choice, check_int
+from .._checks import check_choice, check_int, check_ints, check_positive
 from ..fields import FieldType
 from ..groups import PointGroup
 from ..nn import (
@@ -23,7 +23,7 @@ from ..nn import (
     Sequential,
     export,
 )
-from ._widths import Match, check_ints, check_width, num_fields
+from ._widths import Match, num_fields
 
 __all__ = ["ResNet", "basic_block", "resnet18", "resnet34"]
 
@@ -106,13 +106,13 @@ class ResNet(EquivariantModule):
         super().__init__()
         if not isinstance(group, PointGroup):
             raise TypeError(f"`group` must be an eqcnn group (Trivial(), Cyclic(N), Dihedral(N)), got {group!r}")
-        layers, widths = check_ints("layers", layers), check_ints("widths", widths)
+        layers, widths = check_ints("layers", layers, minimum=1), check_ints("widths", widths, minimum=1)
         if not layers or len(layers) != len(widths):
             raise ValueError(f"`layers` and `widths` must be non-empty and of equal length, got {layers} and {widths}")
         check_int("in_channels", in_channels, minimum=1)
         check_int("num_classes", num_classes, minimum=1)
         check_int("stem_width", stem_width, minimum=1)
-        check_width(width)
+        check_positive("width", width)
         check_choice("match", match, ("fields", "channels", "params"))
         check_choice("stem", stem, ("imagenet", "cifar"))
         self.group = group

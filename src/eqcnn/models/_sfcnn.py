@@ -8,7 +8,7 @@ from typing import Literal
 import torch
 from torch import nn
 
-from .._checks import check_choice, check_int
+from .._checks import check_choice, check_int, check_ints, check_positive, check_probability
 from ..groups import PointGroup
 from ..nn import (
     ELU,
@@ -22,7 +22,7 @@ from ..nn import (
     Sequential,
     export,
 )
-from ._widths import Match, check_ints, check_width, num_fields
+from ._widths import Match, num_fields
 
 __all__ = ["SFCNN"]
 
@@ -91,14 +91,15 @@ class SFCNN(EquivariantModule):
         check_int("num_classes", num_classes, minimum=1)
         check_int("head_width", head_width, minimum=1)
         check_choice("pool", pool, ("blur", "max"))
-        check_width(width)
+        check_positive("width", width)
         check_choice("match", match, ("fields", "channels", "params"))
-        widths, kernel_sizes = check_ints("widths", widths), check_ints("kernel_sizes", kernel_sizes)
+        widths, kernel_sizes = (
+            check_ints("widths", widths, minimum=1),
+            check_ints("kernel_sizes", kernel_sizes, minimum=1),
+        )
         if len(widths) != 6 or len(kernel_sizes) != 6:
             raise ValueError(f"`widths` and `kernel_sizes` must have 6 entries, got {widths} and {kernel_sizes}")
-        real = isinstance(dropout, (int, float)) and not isinstance(dropout, bool)
-        if not (real and 0.0 <= dropout <= 1.0):
-            raise ValueError(f"`dropout` must be a probability in [0, 1], got {dropout!r}")
+        check_probability("dropout", dropout)
         self.group = group
         self.in_type = group.trivial(in_channels)
         layers: list[nn.Module] = []

@@ -5,9 +5,7 @@ from __future__ import annotations
 import math
 from typing import Literal
 
-import numpy as np
-
-from .._checks import check_choice, check_int
+from .._checks import check_choice, check_int, check_positive
 from ..groups import PointGroup
 from ..kernels import kernel_basis
 
@@ -71,7 +69,7 @@ def num_fields(
     if not isinstance(group, PointGroup):
         raise TypeError(f"`group` must be an eqcnn group (Trivial(), Cyclic(N), Dihedral(N)), got {group!r}")
     check_choice("match", match, ("fields", "channels", "params"))
-    check_width(width)
+    check_positive("width", width)
     if kernel_size is not None:
         check_int("kernel_size", kernel_size, minimum=1)
     if match == "params" and kernel_size is not None and group.order > 1:
@@ -80,18 +78,3 @@ def num_fields(
     else:
         scale = {"fields": 1.0, "channels": float(group.order), "params": math.sqrt(group.order)}[match]
     return max(1, round(width * channels / scale))
-
-
-def check_width(width: object) -> float:
-    """``width`` must be a finite positive real number (not a bool)."""
-    ok = isinstance(width, (int, float, np.integer, np.floating)) and not isinstance(width, (bool, np.bool_))
-    if not (ok and math.isfinite(float(width)) and float(width) > 0):  # type: ignore[arg-type]
-        raise ValueError(f"`width` must be a positive number, got {width!r}")
-    return float(width)  # type: ignore[arg-type]
-
-
-def check_ints(name: str, value: object, minimum: int = 1) -> tuple[int, ...]:
-    """A sequence of ints, each ``>= minimum``; errors name the entry (``widths[2]``)."""
-    if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
-        raise TypeError(f"`{name}` must be a sequence of ints, got {type(value).__name__} ({value!r})")
-    return tuple(check_int(f"{name}[{i}]", v, minimum=minimum) for i, v in enumerate(value))  # type: ignore[attr-defined]

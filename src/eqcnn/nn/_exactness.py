@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import itertools
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -148,8 +149,16 @@ def _trace_steps(model: nn.Module, in_channels: int, size: tuple[int, int]) -> t
 
 
 def _meta_probe(model: nn.Module) -> nn.Module:
-    """A copy of ``model`` on the ``meta`` device, in train mode, for tracing shapes without computing."""
-    probe = copy.deepcopy(model).to("meta")
+    """A copy of ``model`` on the ``meta`` device, in train mode, for tracing shapes without computing.
+
+    Parameters and buffers are copied as meta tensors directly (a deep copy
+    first would duplicate every weight on its device: a large model's GPU memory).
+    """
+    memo: dict[int, Any] = {}
+    for t in itertools.chain(model.parameters(), model.buffers()):
+        meta = torch.empty_like(t, device="meta")
+        memo[id(t)] = nn.Parameter(meta, requires_grad=t.requires_grad) if isinstance(t, nn.Parameter) else meta
+    probe = copy.deepcopy(model, memo).to("meta")
     probe.train()  # no eval-mode caches of real tensors
     for m in probe.modules():
         if isinstance(m, EquivariantModule) and hasattr(m, "_cache"):

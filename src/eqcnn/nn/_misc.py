@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .._checks import ShapeError, check_choice, check_int, pair
+from .._checks import ShapeError, check_choice, check_int, check_probability, pair
 from ..fields import FieldType
 from ._fieldutil import channel_fields, check_field_type
 from ._module import EquivariantModule
@@ -68,8 +68,7 @@ class FieldDropout(EquivariantModule):
     def __init__(self, in_type: FieldType, p: float = 0.5, inplace: bool = False) -> None:
         super().__init__()
         check_field_type("in_type", in_type)
-        if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0.0 <= p <= 1.0:
-            raise ValueError(f"`p` must be a probability in [0, 1], got {p!r}")
+        check_probability("p", p)
         self.in_type = self.out_type = in_type
         self.p = float(p)
         self.inplace = bool(inplace)

@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from ..nn import EquivariantModule
+from ._receptive_field import _is_transposed
 
 __all__ = ["plain_baseline"]
 
@@ -21,10 +22,6 @@ def _is_equivariant_conv(m: nn.Module) -> bool:
         and isinstance(getattr(m, "weight", None), nn.Parameter)
         and all(isinstance(getattr(m, a, None), (int, tuple)) for a in ("kernel_size", "stride", "padding", "dilation"))
     )
-
-
-def _is_transposed(m: nn.Module) -> bool:
-    return bool(getattr(m, "transposed", False)) or "Transpose" in type(m).__name__
 
 
 def _plain_conv(m: Any, generator: torch.Generator) -> nn.Conv2d | nn.ConvTranspose2d:

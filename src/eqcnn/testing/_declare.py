@@ -11,6 +11,7 @@ from torch import nn
 from .._checks import check_choice
 from ..fields import FieldType
 from ..groups import Cyclic, PointGroup
+from ..nn import EquivariantModule
 
 __all__ = ["Declaration", "OutputKind", "declare", "input_channels"]
 
@@ -86,7 +87,7 @@ def declare(
     if output is not None:
         check_choice("output", output, ("invariant", "image"))
     model_in, model_out = model_types(model)
-    if in_type is None and out_type is None:
+    if not isinstance(in_type, FieldType) and not isinstance(out_type, FieldType):
         model_in, model_out = _restricted_types(model, group, model_in, model_out)
     if isinstance(in_type, FieldType):
         g = in_type.group
@@ -133,21 +134,39 @@ def declare(
 def _restricted_types(
     model: nn.Module, group: PointGroup | None, model_in: FieldType | None, model_out: FieldType | None
 ) -> tuple[FieldType | None, FieldType | None]:
-    """Types of a model typed over a group eqcnn does not have (e.g. escnn's SO(2), through
-    ``eqcnn.interop.escnn.EscnnFieldType``), seen through the subgroup ``group``."""
-    raw: list[Any] = [getattr(model, "in_type", None), getattr(model, "out_type", None)]
-    if not any(t is not None and not isinstance(t, FieldType) and hasattr(t, "restrict") for t in raw):
+    """:func:`model_types` where some types are over a group eqcnn does not have (e.g. escnn's SO(2),
+    through ``eqcnn.interop.escnn.EscnnFieldType``): those are seen through the subgroup ``group``.
+
+    As in :func:`model_types`, the input type is the model's own or the first typed submodule's, the
+    output type the model's own or the last typed submodule's; only a foreign one is restricted.
+    """
+
+    def foreign(t: Any) -> bool:
+        return t is not None and not isinstance(t, FieldType) and hasattr(t, "restrict")
+
+    def typed(t: Any) -> bool:
+        return isinstance(t, FieldType) or foreign(t)
+
+    # the model itself first, then eqcnn modules only (an escnn module's own escnn types are not the model's)
+    mods = [m for m in model.modules() if m is model or isinstance(m, EquivariantModule)]
+    ins: list[Any] = [getattr(m, "in_type", None) for m in mods if typed(getattr(m, "in_type", None))]
+    outs: list[Any] = [getattr(m, "out_type", None) for m in mods[1:] if typed(getattr(m, "out_type", None))]
+    own_out = getattr(model, "out_type", None)
+    if typed(own_out) or (hasattr(model, "out_type") and own_out is None and isinstance(model_in, FieldType)):
+        outs = [own_out]  # the model's own output type (None: an eqcnn container ending in plain modules)
+    first: Any = ins[0] if ins else None
+    last: Any = outs[-1] if outs else None
+    if not foreign(first) and not foreign(last):
         return model_in, model_out
     if group is None:
-        foreign = next(t for t in raw if t is not None and not isinstance(t, FieldType))
+        t = first if foreign(first) else last
         raise ValueError(
-            f"{type(model).__name__}'s field types are over a group eqcnn does not have ({foreign!r}); pass "
+            f"{type(model).__name__}'s field types are over a group eqcnn does not have ({t!r}); pass "
             "`group` (e.g. group=eqcnn.Cyclic(8)) to check it through that subgroup"
         )
-    seen = [t.restrict(group) if hasattr(t, "restrict") else t for t in raw]
     return (
-        seen[0] if isinstance(seen[0], FieldType) else model_in,
-        seen[1] if isinstance(seen[1], FieldType) else model_out,
+        first.restrict(group) if foreign(first) else model_in,
+        last.restrict(group) if foreign(last) else model_out,
     )
 
 

@@ -15,7 +15,7 @@ from ..nn import EquivariantModule
 from ._declare import OutputKind, declare
 from ._inputs import band_limited_noise
 from ._masks import disk_mask, soft_disk
-from ._metrics import _Eval, errors, has_pixels, prepare_input
+from ._metrics import _FIXED_GRID, _UPSAMPLING, _Eval, errors, has_pixels, prepare_input
 from ._receptive_field import _IDENTITY, ReceptiveField, _is_transposed, fixed_grid_layers, receptive_field
 from ._tolerance import no_tf32
 from ._transforms import NotComparable, Shift, act, as_transform, is_exact, shift, transform_name
@@ -294,9 +294,9 @@ def _shifted(a: torch.Tensor, t: Shift, rf: ReceptiveField | None, hw: tuple[int
             )
         rf = ReceptiveField((1, 1), (hw[0] // a.shape[-2], hw[1] // a.shape[-1]), (0, 0))
     if rf.is_fixed_grid:
-        raise NotComparable("a layer with a fixed output size is not translation-equivariant: shifts are not compared")
+        raise NotComparable(_FIXED_GRID)
     if rf.is_upsampling:
-        raise NotComparable("shifts through upsampling layers are not compared (the output moves by a multiple)")
+        raise NotComparable(_UPSAMPLING)
     if rf.is_global:  # every output sees the whole (circularly shifted) input: it must not change
         return a
     if a.dim() != 4:

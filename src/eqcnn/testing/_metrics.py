@@ -14,6 +14,7 @@ from ..fields import FieldType
 from ..groups import GroupElement, PointGroup
 from ._declare import Declaration, OutputKind, declare, model_device_dtype
 from ._masks import disk_mask, soft_disk, valid_mask
+from ._modes import eval_mode
 from ._receptive_field import ReceptiveField, _conv_like, receptive_field
 from ._tolerance import no_tf32
 from ._transforms import NotComparable, Shift, Transform, act, as_transform, is_exact, shift, transform_name
@@ -63,22 +64,10 @@ def resolve_shift_mode(model: nn.Module, shift_mode: ShiftMode) -> Literal["circ
 
 
 _FIXED_GRID = "the output grid does not follow the input (a fixed output size), so shifts are not compared"
+_UPSAMPLING = "shifts through upsampling layers are not compared (the output moves by a multiple)"
 
 
-class _Eval:
-    """Evaluate in eval mode without gradients; restore the mode on exit."""
-
-    def __init__(self, model: nn.Module) -> None:
-        self.model, self.was = model, model.training
-
-    def __enter__(self) -> None:
-        self.grad = torch.is_grad_enabled()
-        torch.set_grad_enabled(False)
-        self.model.eval()
-
-    def __exit__(self, *exc: Any) -> None:
-        self.model.train(self.was)
-        torch.set_grad_enabled(self.grad)
+_Eval = eval_mode  # (the name the harness and eqcnn.plots use)
 
 
 def _run(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
@@ -101,7 +90,7 @@ def compare(
         if rf is None:
             rf = receptive_field(model, tuple(x.shape))
         if rf.is_upsampling:
-            raise NotComparable("shifts through upsampling layers are not compared (the output moves by a multiple)")
+            raise NotComparable(_UPSAMPLING)
         if rf.is_fixed_grid:
             raise NotComparable(_FIXED_GRID)
         if rf.is_global:  # every output sees the whole input: it must not change (circular shifts only)
@@ -120,9 +109,10 @@ def compare(
             H, W = x.shape[-2:]
             if y.dim() >= 3 and S != (1, 1) and (y.shape[-2] * S[0], y.shape[-1] * S[1]) != (H, W):
                 # the output samples the circle only if its pixels tile the input: H = H' * stride
+                ho, wo = y.shape[-2:]
                 raise NotComparable(
-                    f"circular shifts need the output grid to tile the input ({H}x{W} = output "
-                    f"{tuple(y.shape[-2:])} x stride {S}); use an input size that is a multiple of the stride"
+                    f"circular shifts need the output grid to tile the input: output {ho}x{wo} times stride {S} "
+                    f"covers {ho * S[0]}x{wo * S[1]}, not {H}x{W}; use an input size that is a multiple of the stride"
                 )
             a = _run(model, shift(x, t.dy, t.dx))
             if decl.out_type_for(y) is None or y.dim() == 2:

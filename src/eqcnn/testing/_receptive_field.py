@@ -8,6 +8,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from ._modes import eval_mode
+
 __all__ = ["ReceptiveField", "receptive_field"]
 
 # Modules that act on each pixel on its own (in eval mode).
@@ -180,10 +182,7 @@ def _empirical(m: nn.Module, shape: tuple[int, ...], trials: int = 3) -> Recepti
     lo: list[list[Any]] = [[None, None], [None, None]]  # per output pixel (0: centre, 1: next), per axis
     hi: list[list[Any]] = [[None, None], [None, None]]
     out_hw = None
-    was_training, grad_was = m.training, torch.is_grad_enabled()
-    m.eval()
-    try:
-        torch.set_grad_enabled(True)
+    with eval_mode(m, no_grad=False), torch.enable_grad():
         for _ in range(trials):
             x = torch.randn(shape, generator=gen).to(dtype=dtype, device=device).requires_grad_(True)
             y = m(x.clone())  # an in-place first layer must not write into the leaf it differentiates by
@@ -204,9 +203,6 @@ def _empirical(m: nn.Module, shape: tuple[int, ...], trials: int = 3) -> Recepti
                     a, b = int(idx.min()), int(idx.max())
                     lo[t][axis] = a if lo[t][axis] is None else min(lo[t][axis], a)
                     hi[t][axis] = b if hi[t][axis] is None else max(hi[t][axis], b)
-    finally:
-        torch.set_grad_enabled(grad_was)
-        m.train(was_training)
     if out_hw is None:
         raise RuntimeError(f"could not measure the receptive field of {type(m).__name__}")
     if out_hw[0] > H or out_hw[1] > W:
@@ -239,15 +235,11 @@ def _grid_follows(
     stride); a layer with a fixed output size, or a model that runs at one input size only, does not.
     """
     bigger = (*shape[:-2], shape[-2] + stride[0], shape[-1] + stride[1])
-    was = m.training
-    m.eval()
     try:
-        with torch.no_grad():
+        with eval_mode(m):
             y = m(torch.zeros(bigger, dtype=dtype, device=device))
     except Exception:  # the module's own error at another size: its grid does not follow the input
         return False
-    finally:
-        m.train(was)
     return isinstance(y, torch.Tensor) and y.dim() >= 3 and tuple(y.shape[-2:]) == (out_hw[0] + 1, out_hw[1] + 1)
 
 
@@ -359,12 +351,8 @@ def receptive_field(model: nn.Module, input_shape: tuple[int, ...] | None = None
             x = torch.zeros(
                 input_shape, dtype=p.dtype if p is not None else None, device=p.device if p is not None else None
             )
-            was = model.training
-            model.eval()
-            try:
+            with eval_mode(model):
                 model(x)
-            finally:
-                model.train(was)
     finally:
         for h in hooks:
             h.remove()

@@ -187,7 +187,8 @@ def _base_size(rf: ReceptiveField) -> int:
     """33, or more where the receptive field would leave the default shifts no output pixel to compare.
 
     The shift ``(-s, 2s)`` crops ``2s`` pixels and moves the output by 2; with windows of ``k`` pixels
-    that start ``p`` before the image, ``n >= k + 4s + 2(s - 1)`` leaves one pixel whatever ``p``.
+    that start ``p`` before the image, ``n >= k + 4s + 2(s - 1)`` leaves one pixel whatever ``p``;
+    ``k + 6s`` keeps two more in hand.
     """
     if rf.is_global or rf.is_upsampling or rf.is_fixed_grid:
         return 33
@@ -195,7 +196,7 @@ def _base_size(rf: ReceptiveField) -> int:
 
 
 def _default_size(model: nn.Module, channels: int) -> tuple[ReceptiveField, int]:
-    """The receptive field (measured at 64 px, or at a size the model runs at) and the default input size."""
+    """The default input size, and the receptive field there (measured parts are measured at that size)."""
     sizes = _ExactSizes(model, channels)
     try:
         rf = receptive_field(model, (1, channels, 64, 64))
@@ -209,6 +210,8 @@ def _default_size(model: nn.Module, channels: int) -> tuple[ReceptiveField, int]
     if n is None:  # not traceable: n = 1 (mod S), symmetric for 'same'-padded odd kernels
         S = 1 if rf.is_global or rf.is_upsampling or rf.is_fixed_grid else max(rf.stride)
         n = n0 + (1 - n0) % S
+    if rf.method != "analytic":  # a measured field can depend on the size (e.g. padding computed from it)
+        rf = receptive_field(model, (1, channels, n, n))
     return rf, n
 
 
@@ -292,8 +295,8 @@ def equivariance_report(
             or, without ``size``, the smallest size from 33 up (more for a large
             receptive field) at which every strided layer samples a symmetric
             grid (the rule of :func:`eqcnn.nn.exact_input_sizes`; e.g. 34 for a
-            2x2 pool), else the nearest such size below it (e.g. the one size a
-            model that runs at one input size only accepts).
+            2x2 pool), searched up to 64 sizes above, then below (so a model that
+            runs at one input size only within that range gets it).
         size: height and width of the generated input (give ``x`` or ``size``).
         group, in_type, out_type, output: the law to check (see :func:`equivariance_error`).
         transforms: what to try; default: every element of the group but the
