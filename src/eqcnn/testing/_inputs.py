@@ -36,7 +36,8 @@ def band_limited_noise(
     (circular shifts do not create edges), isotropic and band-limited: a
     rotation by any angle resamples it with little interpolation error, which
     is what approximate (off-grid) equivariance checks need.  Each image and
-    channel has zero mean and unit standard deviation.  The numbers are made
+    channel has unit standard deviation; the mean is left random, so global
+    averages are not zero.  The numbers are made
     on the CPU from ``seed`` in float64 and then cast and moved, so every
     device and dtype sees the same input.
 
