@@ -197,12 +197,43 @@ def test_auto_shift_mode_follows_padding():
         resolve_shift_mode(circ, "wrap")
 
 
-def test_upsampling_shifts_are_skipped_not_failed():
-    up = nn.Upsample(scale_factor=2)
-    report = equivariance_report(up, in_type=1, size=9)
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: nn.Upsample(scale_factor=2),
+        lambda: nn.Upsample(scale_factor=3, mode="bilinear"),
+        lambda: nn.ConvTranspose2d(1, 2, 3, stride=2, padding=1),  # 2H - 1 pixels: the factor is read, not H'/H
+        lambda: nn.Sequential(nn.Conv2d(1, 2, 3, padding=1), nn.ConvTranspose2d(2, 1, 4, stride=2, padding=1)),
+    ],
+)
+def test_shifts_through_upsampling_move_the_output_by_the_factor(make):
+    torch.manual_seed(0)
+    report = equivariance_report(make(), in_type=1, size=11, group=eqcnn.Trivial(), baseline=None)
     shifts = [r for r in report.rows if r.transform.startswith("shift")]
-    assert shifts and all(r.status == "skip" and "upsampling" in r.note for r in shifts)
-    assert report.passed
+    assert len(shifts) == 3 and all(r.status == "pass" for r in shifts), str(report)
+
+
+class _Ramp(nn.Module):
+    """Upsampling, then a gain that grows along the columns: not translation-equivariant across them."""
+
+    def forward(self, x):
+        y = nn.functional.interpolate(x, scale_factor=2, mode="bilinear")
+        return y * torch.linspace(1, 2, y.shape[-1])
+
+
+def test_shifts_through_upsampling_fail_a_model_that_is_not_shift_equivariant():
+    report = equivariance_report(_Ramp(), in_type=1, size=11, group=eqcnn.Trivial(), baseline=None)
+    status = {r.transform: r.status for r in report.rows}
+    # a shift along the rows does not meet the ramp; the ones along the columns do
+    assert status == {"shift (1, 0)": "pass", "shift (0, 1)": "FAIL", "shift (-1, 2)": "FAIL"}
+
+
+def test_shifts_through_downsampling_then_upsampling_are_skipped():
+    # a stride-2 pool then a 2x upsampling follows shifts by 2 only: shifts by 1 would fail a correct model
+    net = nn.Sequential(nn.MaxPool2d(2), nn.Upsample(scale_factor=2))
+    report = equivariance_report(net, in_type=1, size=12, group=eqcnn.Trivial(), baseline=None)
+    shifts = [r for r in report.rows if r.transform.startswith("shift")]
+    assert shifts and all(r.status == "skip" and "downsampling followed by upsampling" in r.note for r in shifts)
 
 
 def _conv_then_pool():

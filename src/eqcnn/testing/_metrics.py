@@ -18,6 +18,7 @@ from ._modes import eval_mode
 from ._receptive_field import ReceptiveField, _conv_like, receptive_field
 from ._tolerance import no_tf32
 from ._transforms import NotComparable, Shift, Transform, act, as_transform, is_exact, shift, transform_name
+from ._upsampled_shift import upsampled_shift
 
 __all__ = ["EquivarianceResult", "ShiftMode", "equivariance_error"]
 
@@ -89,10 +90,10 @@ def compare(
     if isinstance(t, Shift):
         if rf is None:
             rf = receptive_field(model, tuple(x.shape))
-        if rf.is_upsampling:
-            raise NotComparable(_UPSAMPLING)
         if rf.is_fixed_grid:
             raise NotComparable(_FIXED_GRID)
+        if rf.is_upsampling:  # the output moves by the upsampling factor times the shift; interpolation does
+            return upsampled_shift(model, x, t, _run)  # not wrap around, so always two cropped windows
         if rf.is_global:  # every output sees the whole input: it must not change (circular shifts only)
             if shift_mode != "circular":
                 raise NotComparable(
@@ -227,11 +228,14 @@ def equivariance_error(
     - shifts (multiples of the total stride ``s``; the output moves by
       ``shift / s``): with circular padding the whole output; otherwise two
       crops of ``x`` offset by the shift, compared where the receptive field
-      (:func:`receptive_field`) touches no padding.  Through upsampling or
-      a layer with a fixed output size (adaptive pooling to more than one
-      pixel, ``Upsample(size=...)``), or where the output grid does not
-      follow the input size, shifts raise ``NotComparable`` (a ``ValueError``)
-      with the reason.
+      (:func:`receptive_field`) touches no padding.  Through upsampling by
+      an integer factor ``f`` (without downsampling before it) the output
+      moves by ``f * shift``, compared on two crops away from their borders
+      (how far an output pixel looks is measured by gradients).  Through
+      downsampling followed by upsampling, a layer with a fixed output size
+      (adaptive pooling to more than one pixel, ``Upsample(size=...)``), or
+      where the output grid does not follow the input size, shifts raise
+      ``NotComparable`` (a ``ValueError``) with the reason.
 
     ``mask`` (boolean ``(H', W')``) restricts the comparison further.  The
     model runs in eval mode without gradients; exact transforms run with TF32

@@ -301,8 +301,10 @@ def equivariance_report(
         group, in_type, out_type, output: the law to check (see :func:`equivariance_error`).
         transforms: what to try; default: every element of the group but the
             identity, plus shifts (``shifts``, default ``(s, 0), (0, s), (-s, 2s)``
-            for total stride ``s``) and ``angles`` (degrees).  Shifts are
-            skipped, with the reason, through upsampling, through layers with a
+            for total stride ``s``) and ``angles`` (degrees).  Through
+            upsampling by ``f`` the output must move by ``f`` times the shift.
+            Shifts are skipped, with the reason, through downsampling followed
+            by upsampling, through layers with a
             fixed output size (adaptive pooling to more than one pixel,
             ``Upsample(size=...)``) and for models whose output grid does not
             follow the input size (e.g. that run at one size only).
