@@ -557,3 +557,57 @@ def test_measurements_restore_each_submodule_mode():
 
     rotated_features(model, model.out_type, torch.randn(1, 1, 13, 13), 90)
     assert model.training and not model[1].training
+
+
+def test_shifts_through_upsampling_see_the_reach_past_dead_relus():
+    # a one-channel ReLU at the end can be off at the probed pixels: the reach is read from whole rows
+    failing = 0
+    for seed in (5, 13, 21, 22):  # seeds whose centre pixels are all switched off
+        torch.manual_seed(seed)
+        net = nn.Sequential(
+            nn.Conv2d(1, 4, 7, padding=3), nn.ReLU(), nn.Upsample(scale_factor=2, mode="bilinear"),
+            nn.Conv2d(4, 1, 3, padding=1), nn.ReLU(),
+        ).eval()  # fmt: skip
+        report = equivariance_report(net, in_type=1, size=24, group=eqcnn.Trivial(), baseline=None)
+        failing += sum(r.status == "FAIL" for r in report.rows)
+    assert failing == 0
+
+
+class _Rounded(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv, self.up = nn.Conv2d(1, 2, 5, padding=2), nn.Upsample(scale_factor=2)
+
+    def forward(self, x):
+        return self.up(torch.round(3 * self.conv(x)))
+
+
+class _EvenOnly(nn.Module):
+    """Space-to-depth by a reshape (even sizes only), then a 4x pixel shuffle: 2x upsampling overall."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv, self.shuffle = nn.Conv2d(4, 16, 1), nn.PixelShuffle(4)
+
+    def forward(self, x):
+        B, C, H, W = x.shape
+        x = x.view(B, C, H // 2, 2, W // 2, 2).permute(0, 1, 3, 5, 2, 4).reshape(B, 4 * C, H // 2, W // 2)
+        return self.shuffle(self.conv(x))
+
+
+@pytest.mark.parametrize(
+    ("make", "reason"),
+    [
+        (_Rounded, "the gradients show no dependence"),  # no gradient: no reach, so no mask
+        (
+            lambda: nn.Sequential(nn.Conv2d(1, 2, 3, padding=1), nn.LPPool2d(2, 2), nn.Upsample(scale_factor=2)),
+            "does not grow by a fixed factor",
+        ),  # fmt: skip
+        (_EvenOnly, "not on the smaller inputs"),
+    ],
+)
+def test_shifts_through_upsampling_that_cannot_be_compared_are_skipped(make, reason):
+    torch.manual_seed(0)
+    report = equivariance_report(make().eval(), in_type=1, size=16, group=eqcnn.Trivial(), baseline=None)
+    shifts = [r for r in report.rows if r.transform.startswith("shift")]
+    assert shifts and all(r.status == "skip" and reason in r.note for r in shifts), str(report)

@@ -6,16 +6,18 @@ of the output by ``f`` pixels, away from the borders. The comparison is the
 crop-mode one (two windows of the input whose content is shifted, no pixel
 wraps around), with the output moved by ``f t`` and compared where neither
 window's border reaches.  Where that border reaches is measured: the gradient
-support of ``f`` neighbouring output pixels (one per phase) gives how far an
-output pixel looks to each side in input pixels, with one pixel to spare.
+support of ``f`` neighbouring output rows and columns (one per phase) gives how
+far an output pixel looks to each side in input pixels, with one pixel to spare.
 
-Only models that do not also downsample are compared: after a stride-2 pool
-and a 2x upsampling the output follows shifts by 2 only, which the default
-shifts (by 1) would fail.
+``f`` is how much the output grows when the input grows by one pixel, and it
+must be the same for two steps: after a stride-2 pool and a 2x upsampling the
+output grows by 2, then 0, and follows shifts by 2 only, which the default
+shifts (by 1) would fail; such models are not compared.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable
 from typing import Any
@@ -45,26 +47,41 @@ def _downsamples(model: nn.Module) -> bool:
 
 
 def _reach(model: nn.Module, x: torch.Tensor, factor: tuple[int, int]) -> tuple[list[float], list[float]]:
-    """How far (in input pixels, per axis) output pixels look before and after their own input position."""
+    """How far (in input pixels, per axis) output pixels look before and after their own input position.
+
+    For each axis and each of the ``factor`` phases, the gradient of a whole output row (or column),
+    weighted at random over its pixels and channels, gives the input rows (columns) it depends on:
+    a row is many pixels, so units that a ReLU switches off at one pixel do not hide the reach.
+    Raises ``NotComparable`` where no gradient shows any dependence (e.g. a rounding step).
+    """
     before, after = [0.0, 0.0], [0.0, 0.0]
+    seen = [False, False]
     gen = torch.Generator().manual_seed(4321)
     with torch.enable_grad():
         for _ in range(2):
             probe = torch.randn(x.shape, generator=gen).to(x).requires_grad_(True)
             y = model(probe.clone())
-            Ho, Wo = y.shape[-2:]
-            for axis, n_out, f in ((0, Ho, factor[0]), (1, Wo, factor[1])):
+            if not y.requires_grad:
+                break
+            weights = torch.randn(y.shape[1:], generator=gen).to(y)
+            for axis, f in ((0, factor[0]), (1, factor[1])):
+                n_out = y.shape[-2 + axis]
                 centre = n_out // 2
-                for o in range(centre, min(centre + f, n_out)):  # one output pixel per phase
-                    i, j = (o, Wo // 2) if axis == 0 else (Ho // 2, o)
-                    (g,) = torch.autograd.grad(y[0, :, i, j].sum(), probe, retain_graph=True)
-                    sup = g[0].abs().sum(dim=0) > 0
-                    idx = torch.nonzero(sup.any(dim=1 - axis)).flatten()
+                for o in range(centre, min(centre + f, n_out)):  # one output row (column) per phase
+                    line = (y[0, :, o, :] * weights[:, o, :]) if axis == 0 else (y[0, :, :, o] * weights[:, :, o])
+                    (g,) = torch.autograd.grad(line.sum(), probe, retain_graph=True)
+                    idx = torch.nonzero((g[0].abs().sum(dim=0) > 0).any(dim=1 - axis)).flatten()
                     if idx.numel() == 0:
                         continue
-                    here = (o + 0.5) / f - 0.5  # the output pixel's position in input pixels
+                    here = (o + 0.5) / f - 0.5  # the output line's position in input pixels
                     before[axis] = max(before[axis], here - float(idx.min()))
                     after[axis] = max(after[axis], float(idx.max()) - here)
+                    seen[axis] = True
+    if not all(seen):
+        raise NotComparable(
+            "shifts through upsampling are compared away from the windows' borders, and the gradients show no "
+            "dependence of the output on the input to tell how far that is (a step without a gradient?)"
+        )
     return before, after
 
 
@@ -83,11 +100,6 @@ def upsampled_shift(
             "the downsampling factor only)"
         )
     H, W = x.shape[-2:]
-    y = run(model, x)
-    smaller = run(model, x[..., : H - 1, : W - 1])
-    factor = (y.shape[-2] - smaller.shape[-2], y.shape[-1] - smaller.shape[-1])
-    if min(factor) < 1:
-        raise NotComparable(f"the output does not grow with the input ({tuple(y.shape[-2:])} on {H}x{W})")
     ay, ax = abs(t.dy), abs(t.dx)
     if ay >= H - 2 or ax >= W - 2:
         raise NotComparable(f"{t} is larger than the input {H}x{W}")
@@ -95,7 +107,24 @@ def upsampled_shift(
     r2 = slice(0, H - ay) if t.dy >= 0 else slice(ay, H)
     c1 = slice(ax, W) if t.dx >= 0 else slice(0, W - ax)
     c2 = slice(0, W - ax) if t.dx >= 0 else slice(ax, W)
-    y1, y2 = run(model, x[..., r1, c1]), run(model, x[..., r2, c2])
+    y = run(model, x)  # an error at the input's own size is the model's: raised
+    try:
+        sizes = [tuple(y.shape[-2:])] + [tuple(run(model, x[..., : H - d, : W - d]).shape[-2:]) for d in (1, 2)]
+        y1, y2 = run(model, x[..., r1, c1]), run(model, x[..., r2, c2])
+    except (RuntimeError, ValueError) as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else ""
+        raise NotComparable(
+            f"the model runs on {H}x{W} but not on the smaller inputs that a shift through upsampling compares "
+            f"({type(e).__name__}: {first:.80}), so shifts are not compared"
+        ) from e
+    growth = [(a[0] - b[0], a[1] - b[1]) for a, b in itertools.pairwise(sizes)]
+    factor = growth[0]
+    if growth[0] != growth[1] or min(factor) < 1:
+        # e.g. a stride-2 pool before a 2x upsampling: the output grows by 2, then by 0
+        raise NotComparable(
+            f"the output does not grow by a fixed factor per input pixel (sizes {sizes} on {H}, {H - 1}, {H - 2} "
+            "pixels): downsampling before the upsampling, so shifts by one pixel are not compared"
+        )
     before, after = _reach(model, x, factor)
     rows = _interior(H - ay, y1.shape[-2], factor[0], before[0], after[0])
     cols = _interior(W - ax, y1.shape[-1], factor[1], before[1], after[1])
