@@ -602,7 +602,7 @@ class _EvenOnly(nn.Module):
         (
             lambda: nn.Sequential(nn.Conv2d(1, 2, 3, padding=1), nn.LPPool2d(2, 2), nn.Upsample(scale_factor=2)),
             "does not grow by a fixed factor",
-        ),  # fmt: skip
+        ),
         (_EvenOnly, "not on the smaller inputs"),
     ],
 )
