@@ -611,3 +611,13 @@ def test_shifts_through_upsampling_that_cannot_be_compared_are_skipped(make, rea
     report = equivariance_report(make().eval(), in_type=1, size=16, group=eqcnn.Trivial(), baseline=None)
     shifts = [r for r in report.rows if r.transform.startswith("shift")]
     assert shifts and all(r.status == "skip" and reason in r.note for r in shifts), str(report)
+
+
+def test_a_failing_rotation_through_output_padding_is_explained():
+    up = enn.ConvTranspose2d(C4.regular(1), C4.regular(1), 5, stride=2, padding=2, output_padding=1)
+    report = equivariance_report(up, size=9, baseline=None)
+    assert not report.passed
+    assert any("adds output padding (1, 1)" in n and "use output_padding=0" in n for n in report.notes)
+    # without output padding the same layer is exact, and nothing is noted
+    clean = equivariance_report(enn.ConvTranspose2d(C4.regular(1), C4.regular(1), 5, stride=2, padding=2), size=9)
+    assert clean.passed and not clean.notes

@@ -18,7 +18,7 @@ from ._baseline import plain_baseline
 from ._declare import Declaration, OutputKind, declare, model_device_dtype
 from ._inputs import band_limited_noise
 from ._metrics import ShiftMode, _Eval, compare, errors, has_pixels, prepare_input, resolve_shift_mode
-from ._receptive_field import ReceptiveField, _conv_like, fixed_grid_layers, receptive_field
+from ._receptive_field import ReceptiveField, _conv_like, _is_transposed, fixed_grid_layers, receptive_field
 from ._tolerance import BASELINE_RATIO, no_tf32, tolerance
 from ._transforms import NotComparable, Rotation, Shift, Transform, as_transform, is_exact, transform_name
 
@@ -130,14 +130,31 @@ def grid_symmetry_problems(model: nn.Module, x: torch.Tensor) -> list[str]:
         if args and isinstance(args[0], torch.Tensor) and args[0].dim() >= 3:
             seen.append((names.get(id(mod), "?") or "(model)", mod, tuple(args[0].shape[-2:])))
 
+    padded: list[tuple[str, nn.Module, tuple[int, ...]]] = []  # transposed convs adding rows on one side
+
+    def transposed_hook(mod: nn.Module, args: tuple, kwargs: dict) -> None:
+        out = args[1] if len(args) > 1 else kwargs.get("output_size")
+        extra = tuple(getattr(mod, "output_padding", (0, 0)))
+        if out is not None and isinstance(args[0], torch.Tensor):
+            extra = tuple(int(o) - e for o, e in zip(tuple(out)[-2:], _transposed_size(mod, args[0].shape[-2:])))
+        if any(extra):
+            padded.append((names.get(id(mod), "?") or "(model)", mod, extra))
+
     hooks = [m.register_forward_pre_hook(hook) for m in model.modules() if _conv_like(m) is not None]
+    hooks += [
+        m.register_forward_pre_hook(transposed_hook, with_kwargs=True) for m in model.modules() if _is_transposed(m)
+    ]
     try:
         with _Eval(model):
             model(x)
     finally:
         for h in hooks:
             h.remove()
-    problems = []
+    problems = [
+        f"layer '{name}' ({type(mod).__name__}) adds output padding {extra}: rows and columns on one side only, so "
+        "rotations and flips cannot be exact; use output_padding=0 (and no output_size beyond the smallest)"
+        for name, mod, extra in padded
+    ]
     for name, mod, hw in seen:
         rf = _conv_like(mod)
         assert rf is not None
@@ -151,6 +168,15 @@ def grid_symmetry_problems(model: nn.Module, x: torch.Tensor) -> list[str]:
                 )
                 break
     return problems
+
+
+def _transposed_size(mod: nn.Module, hw: Any) -> tuple[int, int]:
+    """A transposed conv's output size without output padding."""
+    k = mod.kernel_size if isinstance(mod.kernel_size, tuple) else (mod.kernel_size,) * 2  # type: ignore[union-attr]
+    st = mod.stride if isinstance(mod.stride, tuple) else (mod.stride,) * 2  # type: ignore[union-attr]
+    p = mod.padding if isinstance(mod.padding, tuple) else (mod.padding,) * 2  # type: ignore[union-attr]
+    d = mod.dilation if isinstance(mod.dilation, tuple) else (mod.dilation,) * 2  # type: ignore[union-attr]
+    return tuple((n - 1) * s_ - 2 * p_ + d_ * (k_ - 1) + 1 for n, s_, p_, d_, k_ in zip(hw, st, p, d, k))  # type: ignore[return-value]
 
 
 class _ExactSizes:
