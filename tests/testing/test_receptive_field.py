@@ -257,3 +257,13 @@ def test_residual_block_is_the_hull_of_its_branches(make):
 def test_blur_pool_is_read_from_its_attributes():
     rf = receptive_field(enn.BlurPool2d(T, stride=2, filter_size=5))
     assert (rf.size, rf.stride, rf.padding, rf.method) == ((5, 5), (2, 2), (2, 2), "analytic")
+
+
+class _Step(nn.Module):
+    def forward(self, x):
+        return (x > 0).float()
+
+
+def test_a_module_without_gradients_is_refused_with_the_reason():
+    with pytest.raises(ValueError, match=r"cannot measure the receptive field of _Step: its output has no gradient"):
+        receptive_field(nn.Sequential(nn.Conv2d(1, 1, 3), _Step()), (1, 1, 9, 9))

@@ -189,6 +189,12 @@ def _empirical(m: nn.Module, shape: tuple[int, ...], trials: int = 3) -> Recepti
             if not isinstance(y, torch.Tensor) or y.dim() < 3:
                 H, W = shape[-2:]
                 return ReceptiveField((H, W), (H, W), (0, 0), "empirical", is_global=True)
+            if not y.requires_grad:  # a step function, or a forward run under no_grad: nothing to differentiate
+                raise ValueError(
+                    f"cannot measure the receptive field of {type(m).__name__}: its output has no gradient with "
+                    "respect to its input (a step such as (x > 0).float(), or torch.no_grad inside forward), and "
+                    "it is measured by gradients"
+                )
             out_hw = y.shape[-2:]
             ci, cj = out_hw[0] // 2, out_hw[1] // 2
             targets = [(ci, cj), (min(ci + 1, out_hw[0] - 1), min(cj + 1, out_hw[1] - 1))]
