@@ -228,12 +228,47 @@ def test_shifts_through_upsampling_fail_a_model_that_is_not_shift_equivariant():
     assert status == {"shift (1, 0)": "pass", "shift (0, 1)": "FAIL", "shift (-1, 2)": "FAIL"}
 
 
-def test_shifts_through_downsampling_then_upsampling_are_skipped():
-    # a stride-2 pool then a 2x upsampling follows shifts by 2 only: shifts by 1 would fail a correct model
+@pytest.mark.parametrize(
+    ("make", "period"),
+    [
+        (lambda: nn.Sequential(nn.MaxPool2d(2), nn.Upsample(scale_factor=2)), 2),
+        (lambda: nn.Sequential(nn.Conv2d(1, 2, 3, padding=1), nn.LPPool2d(2, 2), nn.Upsample(scale_factor=2)), 2),
+        (
+            lambda: nn.Sequential(
+                nn.Conv2d(1, 2, 3, padding=1),
+                nn.MaxPool2d(2),
+                nn.Conv2d(2, 2, 3, padding=1),
+                nn.MaxPool2d(2),
+                nn.Upsample(scale_factor=4, mode="bilinear"),
+                nn.Conv2d(2, 1, 3, padding=1),
+            ),
+            4,
+        ),
+        (lambda: nn.Sequential(nn.Conv2d(1, 2, 3, stride=2, padding=1), nn.Upsample(scale_factor=3)), 2),
+    ],
+)
+def test_shifts_through_downsampling_then_upsampling_use_its_period(make, period):
+    # a U-Net follows shifts by its downsampling factor only: the default shifts are multiples of it
+    torch.manual_seed(0)
+    report = equivariance_report(make().eval(), in_type=1, size=33, group=eqcnn.Trivial(), baseline=None)
+    shifts = {r.transform: r for r in report.rows if r.transform.startswith("shift")}
+    assert list(shifts)[:2] == [f"shift ({period}, 0)", f"shift (0, {period})"]
+    assert all(r.status in ("pass", "skip") for r in shifts.values()) and report.judged >= 2, str(report)
+
+
+def test_a_shift_that_is_not_a_multiple_of_the_period_is_skipped_and_a_broken_unet_fails():
     net = nn.Sequential(nn.MaxPool2d(2), nn.Upsample(scale_factor=2))
-    report = equivariance_report(net, in_type=1, size=12, group=eqcnn.Trivial(), baseline=None)
-    shifts = [r for r in report.rows if r.transform.startswith("shift")]
-    assert shifts and all(r.status == "skip" and "downsampling followed by upsampling" in r.note for r in shifts)
+    report = equivariance_report(net, in_type=1, size=16, group=eqcnn.Trivial(), baseline=None, shifts=[(1, 0)])
+    assert "is not a multiple of the model's period 2" in report.rows[0].note
+
+    class Ramp(nn.Module):
+        def forward(self, y):
+            return y * torch.linspace(1, 2, y.shape[-1])
+
+    broken = nn.Sequential(nn.MaxPool2d(2), nn.Upsample(scale_factor=2), Ramp())
+    status = {r.transform: r.status for r in equivariance_report(
+        broken, in_type=1, size=16, group=eqcnn.Trivial(), baseline=None).rows}  # fmt: skip
+    assert status["shift (2, 0)"] == "pass" and status["shift (0, 2)"] == "FAIL"
 
 
 def _conv_then_pool():
@@ -599,11 +634,7 @@ class _EvenOnly(nn.Module):
     ("make", "reason"),
     [
         (_Rounded, "the gradients show no dependence"),  # no gradient: no reach, so no mask
-        (
-            lambda: nn.Sequential(nn.Conv2d(1, 2, 3, padding=1), nn.LPPool2d(2, 2), nn.Upsample(scale_factor=2)),
-            "does not grow by a fixed factor",
-        ),
-        (_EvenOnly, "not on the smaller inputs"),
+        (_EvenOnly, "the model runs on 16x16 but not on 15x15"),
     ],
 )
 def test_shifts_through_upsampling_that_cannot_be_compared_are_skipped(make, reason):

@@ -228,11 +228,11 @@ def equivariance_error(
     - shifts (multiples of the total stride ``s``; the output moves by
       ``shift / s``): with circular padding the whole output; otherwise two
       crops of ``x`` offset by the shift, compared where the receptive field
-      (:func:`receptive_field`) touches no padding.  Through upsampling by
-      an integer factor ``f`` (without downsampling before it) the output
-      moves by ``f * shift``, compared on two crops away from their borders
-      (how far an output pixel looks is measured by gradients).  Through
-      downsampling followed by upsampling, a layer with a fixed output size
+      (:func:`receptive_field`) touches no padding.  Through upsampling, where
+      the output grows by ``g`` pixels per ``p`` input pixels, a shift by a
+      multiple of ``p`` moves the output by ``g / p`` times it, compared on two
+      crops away from their borders (how far an output pixel looks is
+      measured by gradients).  Through a layer with a fixed output size
       (adaptive pooling to more than one pixel, ``Upsample(size=...)``), or
       where the output grid does not follow the input size, shifts raise
       ``NotComparable`` (a ``ValueError``) with the reason.

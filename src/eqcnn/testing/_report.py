@@ -17,10 +17,11 @@ from ..nn._exactness import _meta_probe, _trace_steps
 from ._baseline import plain_baseline
 from ._declare import Declaration, OutputKind, declare, model_device_dtype
 from ._inputs import band_limited_noise
-from ._metrics import ShiftMode, _Eval, compare, errors, has_pixels, prepare_input, resolve_shift_mode
+from ._metrics import ShiftMode, _Eval, _run, compare, errors, has_pixels, prepare_input, resolve_shift_mode
 from ._receptive_field import ReceptiveField, _conv_like, _is_transposed, fixed_grid_layers, receptive_field
 from ._tolerance import BASELINE_RATIO, no_tf32, tolerance
 from ._transforms import NotComparable, Rotation, Shift, Transform, as_transform, is_exact, transform_name
+from ._upsampled_shift import upsampling_grid
 
 __all__ = ["EquivarianceReport", "ReportRow", "assert_equivariant", "equivariance_report", "grid_symmetry_problems"]
 
@@ -327,10 +328,10 @@ def equivariance_report(
         group, in_type, out_type, output: the law to check (see :func:`equivariance_error`).
         transforms: what to try; default: every element of the group but the
             identity, plus shifts (``shifts``, default ``(s, 0), (0, s), (-s, 2s)``
-            for total stride ``s``) and ``angles`` (degrees).  Through
-            upsampling by ``f`` the output must move by ``f`` times the shift.
-            Shifts are skipped, with the reason, through downsampling followed
-            by upsampling, through layers with a
+            for total stride ``s``; through upsampling, ``s`` is the period of
+            the downsampling before it) and ``angles`` (degrees).  Through
+            upsampling the output must move by the upsampling factor times the
+            shift.  Shifts are skipped, with the reason, through layers with a
             fixed output size (adaptive pooling to more than one pixel,
             ``Upsample(size=...)``) and for models whose output grid does not
             follow the input size (e.g. that run at one size only).
@@ -369,6 +370,13 @@ def equivariance_report(
     tol = tolerance(x.dtype) if rtol is None else float(rtol)
     mode = resolve_shift_mode(model, shift_mode)
     S = (1, 1) if rf.is_global else rf.stride  # a global output is compared under any shift
+    if rf.is_upsampling and not rf.is_fixed_grid:  # through downsampling then upsampling: shifts by its period
+        try:
+            with _Eval(model):
+                period = upsampling_grid(model, x, _run)[0]
+            S = (period, period)
+        except (NotComparable, RuntimeError, ValueError):
+            pass  # the shift rows say why
     if transforms is None:
         todo: list[Transform] = [g for g in decl.group.elements if g != decl.group.identity]
         shifts = [(S[0], 0), (0, S[1]), (-S[0], 2 * S[1])] if shifts is None else shifts

@@ -9,47 +9,31 @@ window's border reaches.  Where that border reaches is measured: the gradient
 support of ``f`` neighbouring output rows and columns (one per phase) gives how
 far an output pixel looks to each side in input pixels, with one pixel to spare.
 
-``f`` is how much the output grows when the input grows by one pixel, and it
-must be the same for two steps: after a stride-2 pool and a 2x upsampling the
-output grows by 2, then 0, and follows shifts by 2 only, which the default
-shifts (by 1) would fail; such models are not compared.
+The grid is read from sizes: the output grows by ``g`` pixels for every ``p``
+input pixels (:func:`upsampling_grid`).  After a stride-2 pool and a 2x
+upsampling, ``p`` = 2 and ``g`` = 2: the model follows shifts by 2 only, so the
+report's default shifts are multiples of ``p``, and a shift by ``p`` moves the
+output by ``g``.
 """
 
 from __future__ import annotations
 
-import itertools
 import math
 from collections.abc import Callable
-from typing import Any
 
 import torch
 from torch import nn
 
 from ._transforms import NotComparable, Shift, shift
 
-__all__ = ["upsampled_shift"]
-
-_DOWNSAMPLING = (nn.Conv2d, nn.MaxPool2d, nn.AvgPool2d)
+__all__ = ["upsampled_shift", "upsampling_grid"]
 
 
-def _downsamples(model: nn.Module) -> bool:
-    from ..nn import AvgPool2d, BlurPool2d, Conv2d, MaxPool2d
-
-    for m in model.modules():
-        if isinstance(m, (*_DOWNSAMPLING, Conv2d, MaxPool2d, AvgPool2d, BlurPool2d)):
-            s: Any = getattr(m, "stride", 1)
-            s = getattr(m, "kernel_size", 1) if s is None else s
-            if any(int(v) > 1 for v in ((s, s) if isinstance(s, int) else s)):
-                return True
-        elif isinstance(m, (nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d, nn.PixelUnshuffle)):
-            return True
-    return False
-
-
-def _reach(model: nn.Module, x: torch.Tensor, factor: tuple[int, int]) -> tuple[list[float], list[float]]:
+def _reach(model: nn.Module, x: torch.Tensor, growth: tuple[int, int], period: int) -> tuple[list[float], list[float]]:
     """How far (in input pixels, per axis) output pixels look before and after their own input position.
 
-    For each axis and each of the ``factor`` phases, the gradient of a whole output row (or column),
+    For each axis and each of the ``growth`` phases (output lines per ``period`` input pixels), the
+    gradient of a whole output row (or column),
     weighted at random over its pixels and channels, gives the input rows (columns) it depends on:
     a row is many pixels, so units that a ReLU switches off at one pixel do not hide the reach.
     Raises ``NotComparable`` where no gradient shows any dependence (e.g. a rounding step).
@@ -64,16 +48,16 @@ def _reach(model: nn.Module, x: torch.Tensor, factor: tuple[int, int]) -> tuple[
             if not y.requires_grad:
                 break
             weights = torch.randn(y.shape[1:], generator=gen).to(y)
-            for axis, f in ((0, factor[0]), (1, factor[1])):
+            for axis, g_out in ((0, growth[0]), (1, growth[1])):
                 n_out = y.shape[-2 + axis]
                 centre = n_out // 2
-                for o in range(centre, min(centre + f, n_out)):  # one output row (column) per phase
+                for o in range(centre, min(centre + g_out, n_out)):  # one output row (column) per phase
                     line = (y[0, :, o, :] * weights[:, o, :]) if axis == 0 else (y[0, :, :, o] * weights[:, :, o])
                     (g,) = torch.autograd.grad(line.sum(), probe, retain_graph=True)
                     idx = torch.nonzero((g[0].abs().sum(dim=0) > 0).any(dim=1 - axis)).flatten()
                     if idx.numel() == 0:
                         continue
-                    here = (o + 0.5) / f - 0.5  # the output line's position in input pixels
+                    here = (o + 0.5) * period / g_out - 0.5  # the output line's position in input pixels
                     before[axis] = max(before[axis], here - float(idx.min()))
                     after[axis] = max(after[axis], float(idx.max()) - here)
                     seen[axis] = True
@@ -85,20 +69,63 @@ def _reach(model: nn.Module, x: torch.Tensor, factor: tuple[int, int]) -> tuple[
     return before, after
 
 
-def _interior(n_in: int, n_out: int, f: int, before: float, after: float) -> torch.Tensor:
-    pos = (torch.arange(n_out, dtype=torch.float64) + 0.5) / f - 0.5
+def _interior(n_in: int, n_out: int, g_out: int, period: int, before: float, after: float) -> torch.Tensor:
+    pos = (torch.arange(n_out, dtype=torch.float64) + 0.5) * period / g_out - 0.5
     return (pos - before - 1 >= 0) & (pos + after + 1 <= n_in - 1)
+
+
+def upsampling_grid(
+    model: nn.Module, x: torch.Tensor, run: Callable[[nn.Module, torch.Tensor], torch.Tensor], longest: int = 8
+) -> tuple[int, tuple[int, int]]:
+    """``(p, g)``: the output grows by ``g`` pixels (per axis) for every ``p`` input pixels.
+
+    ``p`` is the smallest period for which that growth is the same from every
+    starting size ``H - d`` (``0 <= d < p``) over two steps: a stride-2 pool
+    before a 2x upsampling has ``p`` = 2, ``g`` = 2; two such pools ``p`` = 4.
+    Raises ``NotComparable`` where no ``p`` up to ``longest`` qualifies, or the
+    model fails on the smaller inputs.
+    """
+    H, W = x.shape[-2:]
+    y = run(model, x)  # an error at the input's own size is the model's: raised
+    sizes: dict[int, tuple[int, int]] = {0: (y.shape[-2], y.shape[-1])}
+
+    def size(d: int) -> tuple[int, int]:
+        if d not in sizes:
+            try:
+                out = run(model, x[..., : H - d, : W - d])
+                sizes[d] = (out.shape[-2], out.shape[-1])
+            except (RuntimeError, ValueError) as e:
+                first = str(e).strip().splitlines()[0] if str(e).strip() else ""
+                raise NotComparable(
+                    f"the model runs on {H}x{W} but not on {H - d}x{W - d}, which a shift through upsampling "
+                    f"needs to tell its grid ({type(e).__name__}: {first:.80}), so shifts are not compared"
+                ) from e
+        return sizes[d]
+
+    for p in range(1, longest + 1):
+        if min(H, W) - 3 * p < 3:
+            break
+        steps = {
+            (size(d)[0] - size(d + p)[0], size(d)[1] - size(d + p)[1]) for start in range(p) for d in (start, start + p)
+        }
+        if len(steps) == 1:
+            (g,) = steps
+            if min(g) >= 1:
+                return p, g
+    raise NotComparable(
+        f"the output does not grow by a fixed number of pixels for every p input pixels (p <= {longest}, on "
+        f"{H}x{W}), so shifts are not compared"
+    )
 
 
 def upsampled_shift(
     model: nn.Module, x: torch.Tensor, t: Shift, run: Callable[[nn.Module, torch.Tensor], torch.Tensor]
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """``(model(t x), f t model(x), mask)`` for a model that upsamples by an integer factor ``f``."""
-    if _downsamples(model):
-        raise NotComparable(
-            "shifts through downsampling followed by upsampling are not compared (the output follows shifts by "
-            "the downsampling factor only)"
-        )
+    """``(model(t x), t' model(x), mask)`` for a model whose output grows by ``g`` pixels per ``p`` input
+    pixels (:func:`upsampling_grid`): a shift by a multiple of ``p`` moves the output by ``g / p`` times it."""
+    p, g = upsampling_grid(model, x, run)
+    if t.dy % p or t.dx % p:
+        raise NotComparable(f"{t} is not a multiple of the model's period {p} (its downsampling before the upsampling)")
     H, W = x.shape[-2:]
     ay, ax = abs(t.dy), abs(t.dx)
     if ay >= H - 2 or ax >= W - 2:
@@ -107,29 +134,19 @@ def upsampled_shift(
     r2 = slice(0, H - ay) if t.dy >= 0 else slice(ay, H)
     c1 = slice(ax, W) if t.dx >= 0 else slice(0, W - ax)
     c2 = slice(0, W - ax) if t.dx >= 0 else slice(ax, W)
-    y = run(model, x)  # an error at the input's own size is the model's: raised
     try:
-        sizes = [tuple(y.shape[-2:])] + [tuple(run(model, x[..., : H - d, : W - d]).shape[-2:]) for d in (1, 2)]
         y1, y2 = run(model, x[..., r1, c1]), run(model, x[..., r2, c2])
     except (RuntimeError, ValueError) as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else ""
         raise NotComparable(
-            f"the model runs on {H}x{W} but not on the smaller inputs that a shift through upsampling compares "
+            f"the model runs on {H}x{W} but not on the {H - ay}x{W - ax} windows that {t} compares "
             f"({type(e).__name__}: {first:.80}), so shifts are not compared"
         ) from e
-    growth = [(a[0] - b[0], a[1] - b[1]) for a, b in itertools.pairwise(sizes)]
-    factor = growth[0]
-    if growth[0] != growth[1] or min(factor) < 1:
-        # e.g. a stride-2 pool before a 2x upsampling: the output grows by 2, then by 0
-        raise NotComparable(
-            f"the output does not grow by a fixed factor per input pixel (sizes {sizes} on {H}, {H - 1}, {H - 2} "
-            "pixels): downsampling before the upsampling, so shifts by one pixel are not compared"
-        )
-    before, after = _reach(model, x, factor)
-    rows = _interior(H - ay, y1.shape[-2], factor[0], before[0], after[0])
-    cols = _interior(W - ax, y1.shape[-1], factor[1], before[1], after[1])
+    before, after = _reach(model, x, g, p)
+    rows = _interior(H - ay, y1.shape[-2], g[0], p, before[0], after[0])
+    cols = _interior(W - ax, y1.shape[-1], g[1], p, before[1], after[1])
     m = (rows[:, None] & cols[None, :]).to(y1.device)
-    k = (t.dy * factor[0], t.dx * factor[1])
+    k = (t.dy // p * g[0], t.dx // p * g[1])
     mask = m & shift(m, *k, mode="zeros")
     if not bool(mask.any()):
         raise NotComparable(
