@@ -29,6 +29,13 @@ from ._transforms import NotComparable, Shift, shift
 __all__ = ["upsampled_shift", "upsampling_grid"]
 
 
+def _fails_on(H: int, W: int, what: str, e: Exception) -> NotComparable:
+    first = str(e).strip().splitlines()[0] if str(e).strip() else ""
+    return NotComparable(
+        f"the model runs on {H}x{W} but not on {what} ({type(e).__name__}: {first:.80}), so shifts are not compared"
+    )
+
+
 def _reach(model: nn.Module, x: torch.Tensor, growth: tuple[int, int], period: int) -> tuple[list[float], list[float]]:
     """How far (in input pixels, per axis) output pixels look before and after their own input position.
 
@@ -95,11 +102,8 @@ def upsampling_grid(
                 out = run(model, x[..., : H - d, : W - d])
                 sizes[d] = (out.shape[-2], out.shape[-1])
             except (RuntimeError, ValueError) as e:
-                first = str(e).strip().splitlines()[0] if str(e).strip() else ""
-                raise NotComparable(
-                    f"the model runs on {H}x{W} but not on {H - d}x{W - d}, which a shift through upsampling "
-                    f"needs to tell its grid ({type(e).__name__}: {first:.80}), so shifts are not compared"
-                ) from e
+                what = f"{H - d}x{W - d}, which a shift through upsampling needs to tell its grid"
+                raise _fails_on(H, W, what, e) from e
         return sizes[d]
 
     for p in range(1, longest + 1):
@@ -137,11 +141,7 @@ def upsampled_shift(
     try:
         y1, y2 = run(model, x[..., r1, c1]), run(model, x[..., r2, c2])
     except (RuntimeError, ValueError) as e:
-        first = str(e).strip().splitlines()[0] if str(e).strip() else ""
-        raise NotComparable(
-            f"the model runs on {H}x{W} but not on the {H - ay}x{W - ax} windows that {t} compares "
-            f"({type(e).__name__}: {first:.80}), so shifts are not compared"
-        ) from e
+        raise _fails_on(H, W, f"the {H - ay}x{W - ax} windows that {t} compares", e) from e
     before, after = _reach(model, x, g, p)
     rows = _interior(H - ay, y1.shape[-2], g[0], p, before[0], after[0])
     cols = _interior(W - ax, y1.shape[-1], g[1], p, before[1], after[1])
