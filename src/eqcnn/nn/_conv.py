@@ -8,9 +8,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .._checks import check_choice, check_int, pair
+from .._checks import check_choice, pair
 from ..fields import FieldType
 from ..kernels import BasisKind, default_basis_kind
+from ._fieldutil import check_conv_groups
 from ._filter_bank import ExpandedFilterModule, FilterBank, InvariantBias, load_filter
 
 __all__ = ["Conv2d"]
@@ -92,16 +93,7 @@ class Conv2d(ExpandedFilterModule):
                 f"`in_type` and `out_type` must have the same group, got {in_type.group!r} and {out_type.group!r}"
             )
         group = in_type.group
-        check_int("groups", groups, minimum=1)
-        if groups != 1 and group.order > 1:
-            raise ValueError(
-                f"`groups` (={groups}) must be 1 for {group!r}: grouped equivariant convolutions are not "
-                "supported (they are for Trivial(), as in torch)"
-            )
-        for name, size in (("in_type", in_type.size), ("out_type", out_type.size)):
-            if size % groups:
-                raise ValueError(f"`{name}.size` (={size}) must be divisible by `groups` (={groups})")
-        self.groups = groups
+        self.groups = check_conv_groups(groups, in_type, out_type)
         check_choice("padding_mode", padding_mode, _PADDING_MODES)
         check_choice("basis", basis, ("auto", "harmonic", "pixel"))
         kernel = pair("kernel_size", kernel_size, minimum=1)

@@ -13,7 +13,7 @@ from torch import nn
 from .._checks import check_choice, check_int, pair
 from ..fields import FieldType
 from ..kernels import BasisKind, default_basis_kind
-from ._fieldutil import check_field_type, check_same_group
+from ._fieldutil import check_conv_groups, check_field_type, check_same_group
 from ._filter_bank import ExpandedFilterModule, FilterBank, InvariantBias, load_filter
 
 __all__ = ["ConvTranspose2d"]
@@ -83,16 +83,7 @@ class ConvTranspose2d(ExpandedFilterModule):
         check_field_type("out_type", out_type)
         check_same_group(in_type, out_type)
         group = in_type.group
-        check_int("groups", groups, minimum=1)
-        if groups != 1 and group.order > 1:
-            raise ValueError(
-                f"`groups` (={groups}) must be 1 for {group!r}: grouped equivariant convolutions are not "
-                "supported (they are for Trivial(), as in torch)"
-            )
-        for name, size in (("in_type", in_type.size), ("out_type", out_type.size)):
-            if size % groups:
-                raise ValueError(f"`{name}.size` (={size}) must be divisible by `groups` (={groups})")
-        self.groups = int(groups)
+        self.groups = check_conv_groups(groups, in_type, out_type)
         check_choice("padding_mode", padding_mode, ("zeros",))
         check_choice("basis", basis, ("auto", "harmonic", "pixel"))
         kernel = pair("kernel_size", kernel_size, minimum=1)

@@ -7,7 +7,7 @@ from typing import Any
 
 from ..fields import FieldType
 
-__all__ = ["channel_fields", "check_field_type", "check_same_group", "require_permutation"]
+__all__ = ["channel_fields", "check_conv_groups", "check_field_type", "check_same_group", "require_permutation"]
 
 
 def check_field_type(name: str, value: Any) -> FieldType:
@@ -19,6 +19,23 @@ def check_field_type(name: str, value: Any) -> FieldType:
 def check_same_group(a: FieldType, b: FieldType, names: tuple[str, str] = ("in_type", "out_type")) -> None:
     if a.group != b.group:
         raise ValueError(f"`{names[0]}` and `{names[1]}` must have the same group, got {a.group!r} and {b.group!r}")
+
+
+def check_conv_groups(groups: Any, in_type: FieldType, out_type: FieldType) -> int:
+    """``groups`` of a convolution: 1 for equivariant ones; for ``Trivial()``, torch's rule (it divides both sizes)."""
+    from .._checks import check_int
+
+    groups = check_int("groups", groups, minimum=1)
+    group = in_type.group
+    if groups != 1 and group.order > 1:
+        raise ValueError(
+            f"`groups` (={groups}) must be 1 for {group!r}: grouped equivariant convolutions are not "
+            "supported (they are for Trivial(), as in torch)"
+        )
+    for name, size in (("in_type", in_type.size), ("out_type", out_type.size)):
+        if size % groups:
+            raise ValueError(f"`{name}.size` (={size}) must be divisible by `groups` (={groups})")
+    return groups
 
 
 def require_permutation(t: FieldType, layer: str, advice: str) -> None:

@@ -17,7 +17,17 @@ from ._masks import disk_mask, soft_disk, valid_mask
 from ._modes import eval_mode
 from ._receptive_field import ReceptiveField, _conv_like, receptive_field
 from ._tolerance import no_tf32
-from ._transforms import NotComparable, Shift, Transform, act, as_transform, is_exact, shift, transform_name
+from ._transforms import (
+    NotComparable,
+    Shift,
+    Transform,
+    act,
+    as_transform,
+    is_exact,
+    shift,
+    shifted_windows,
+    transform_name,
+)
 from ._upsampled_shift import upsampled_shift
 
 __all__ = ["EquivarianceResult", "ShiftMode", "equivariance_error"]
@@ -124,13 +134,10 @@ def compare(
         ay, ax = abs(t.dy), abs(t.dx)
         if ay >= H or ax >= W:
             raise NotComparable(f"{t} is larger than the input {H}x{W}")
-        r1 = slice(ay, H) if t.dy >= 0 else slice(0, H - ay)
-        r2 = slice(0, H - ay) if t.dy >= 0 else slice(ay, H)
-        c1 = slice(ax, W) if t.dx >= 0 else slice(0, W - ax)
-        c2 = slice(0, W - ax) if t.dx >= 0 else slice(ax, W)
+        win1, win2 = shifted_windows(x, t)
         try:
-            y1 = _run(model, x[..., r1, c1])
-            y2 = _run(model, x[..., r2, c2])
+            y1 = _run(model, win1)
+            y2 = _run(model, win2)
         except (RuntimeError, ValueError) as e:
             _run(model, x)  # an error at the input's own size is the model's: raise it
             first = str(e).strip().splitlines()[0] if str(e).strip() else ""

@@ -18,9 +18,22 @@ from .._checks import check_choice, check_int
 from ..fields import FieldType, rotate_pixels
 from ..groups import GroupElement, PointGroup
 
-__all__ = ["Rotation", "Shift", "Transform", "as_transform", "rotate", "shift", "transform_name"]
+__all__ = ["Rotation", "Shift", "Transform", "as_transform", "rotate", "shift", "shifted_windows", "transform_name"]
 
 ShiftMode = Literal["circular", "zeros"]
+
+
+def shifted_windows(x: torch.Tensor, t: Shift) -> tuple[torch.Tensor, torch.Tensor]:
+    """Two crops of ``x``, ``(H - |dy|) x (W - |dx|)``, the first one's content shifted by ``t`` from the
+    second's (no pixel wraps around): ``model(second)`` moved by ``t`` (scaled by the model's grid)
+    should equal ``model(first)`` away from the borders."""
+    H, W = x.shape[-2:]
+    ay, ax = abs(t.dy), abs(t.dx)
+    r1 = slice(ay, H) if t.dy >= 0 else slice(0, H - ay)
+    r2 = slice(0, H - ay) if t.dy >= 0 else slice(ay, H)
+    c1 = slice(ax, W) if t.dx >= 0 else slice(0, W - ax)
+    c2 = slice(0, W - ax) if t.dx >= 0 else slice(ax, W)
+    return x[..., r1, c1], x[..., r2, c2]
 
 
 def shift(x: torch.Tensor, dy: int, dx: int, mode: ShiftMode = "circular") -> torch.Tensor:

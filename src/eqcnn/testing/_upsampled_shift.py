@@ -24,7 +24,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from ._transforms import NotComparable, Shift, shift
+from ._transforms import NotComparable, Shift, shift, shifted_windows
 
 __all__ = ["upsampled_shift", "upsampling_grid"]
 
@@ -134,12 +134,9 @@ def upsampled_shift(
     ay, ax = abs(t.dy), abs(t.dx)
     if ay >= H - 2 or ax >= W - 2:
         raise NotComparable(f"{t} is larger than the input {H}x{W}")
-    r1 = slice(ay, H) if t.dy >= 0 else slice(0, H - ay)
-    r2 = slice(0, H - ay) if t.dy >= 0 else slice(ay, H)
-    c1 = slice(ax, W) if t.dx >= 0 else slice(0, W - ax)
-    c2 = slice(0, W - ax) if t.dx >= 0 else slice(ax, W)
+    win1, win2 = shifted_windows(x, t)
     try:
-        y1, y2 = run(model, x[..., r1, c1]), run(model, x[..., r2, c2])
+        y1, y2 = run(model, win1), run(model, win2)
     except (RuntimeError, ValueError) as e:
         raise _fails_on(H, W, f"the {H - ay}x{W - ax} windows that {t} compares", e) from e
     before, after = _reach(model, x, g, p)
