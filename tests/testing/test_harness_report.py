@@ -630,11 +630,30 @@ class _EvenOnly(nn.Module):
         return self.shuffle(self.conv(x))
 
 
+class _OneSize(nn.Module):
+    """A 2x upsampling plus a learned 32x32 map: it runs on 16x16 inputs only."""
+
+    def __init__(self):
+        super().__init__()
+        self.bias = nn.Parameter(torch.zeros(1, 1, 32, 32))
+
+    def forward(self, x):
+        return nn.functional.interpolate(x, scale_factor=2) + self.bias
+
+
+def test_a_model_that_runs_on_even_sizes_only_is_compared_at_its_period():
+    # space-to-depth by a reshape, then a 4x pixel shuffle: the grid is read from the even sizes
+    torch.manual_seed(0)
+    report = equivariance_report(_EvenOnly().eval(), in_type=1, size=16, group=eqcnn.Trivial(), baseline=None)
+    status = {r.transform: r.status for r in report.rows}
+    assert status["shift (2, 0)"] == status["shift (0, 2)"] == "pass", str(report)
+
+
 @pytest.mark.parametrize(
     ("make", "reason"),
     [
         (_Rounded, "the gradients show no dependence"),  # no gradient: no reach, so no mask
-        (_EvenOnly, "the model runs on 16x16 but not on 15x15"),
+        (_OneSize, "it fails on 15x15"),
     ],
 )
 def test_shifts_through_upsampling_that_cannot_be_compared_are_skipped(make, reason):
@@ -652,3 +671,27 @@ def test_a_failing_rotation_through_output_padding_is_explained():
     # without output padding the same layer is exact, and nothing is noted
     clean = equivariance_report(enn.ConvTranspose2d(C4.regular(1), C4.regular(1), 5, stride=2, padding=2), size=9)
     assert clean.passed and not clean.notes
+
+
+class _CustomUNet(nn.Module):
+    """A U-Net as a custom module (not a Sequential): a skip connection around a pool and an upsampling."""
+
+    def __init__(self, ramp: bool = False):
+        super().__init__()
+        self.enc, self.dec, self.ramp = nn.Conv2d(1, 2, 3, padding=1), nn.Conv2d(4, 1, 3, padding=1), ramp
+
+    def forward(self, x):
+        a = self.enc(x)
+        b = nn.functional.interpolate(nn.functional.max_pool2d(a, 2), scale_factor=2)
+        y = self.dec(torch.cat([a, b], 1))
+        return y * torch.linspace(1, 2, y.shape[-1]) if self.ramp else y
+
+
+def test_a_custom_unet_is_compared_at_its_period_and_a_broken_one_fails():
+    torch.manual_seed(0)
+    good = equivariance_report(_CustomUNet(), in_type=1, size=24, group=eqcnn.Trivial(), baseline=None)
+    assert [(r.transform, r.status) for r in good.rows] == [
+        ("shift (2, 0)", "pass"), ("shift (0, 2)", "pass"), ("shift (-2, 4)", "pass"),
+    ]  # fmt: skip
+    bad = equivariance_report(_CustomUNet(ramp=True), in_type=1, size=24, group=eqcnn.Trivial(), baseline=None)
+    assert {r.transform: r.status for r in bad.rows}["shift (0, 2)"] == "FAIL"

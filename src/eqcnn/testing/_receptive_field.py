@@ -229,7 +229,26 @@ def _empirical(m: nn.Module, shape: tuple[int, ...], trials: int = 3) -> Recepti
         stride.append(s)
         pad.append(centre * s - lo[0][axis])
     fixed = not _grid_follows(m, shape, out_hw, stride, dtype, device)
+    if fixed and _resamples(m, shape, dtype, device):  # e.g. a U-Net: pools, then upsampling back
+        return ReceptiveField((H, W), (1, 1), (0, 0), "empirical", is_upsampling=True)
     return ReceptiveField(tuple(size), tuple(stride), tuple(pad), "empirical", is_fixed_grid=fixed)  # type: ignore[arg-type]
+
+
+def _resamples(m: nn.Module, shape: tuple[int, ...], dtype: torch.dtype, device: torch.device) -> bool:
+    """Whether ``m``'s output grows by a fixed number of pixels for every ``p`` input pixels
+    (:func:`~eqcnn.testing._upsampled_shift.upsampling_grid`), as a U-Net's does, where one step of the
+    stride read from gradients does not describe it."""
+    from ._upsampled_shift import upsampling_grid
+
+    def run(mod: nn.Module, x: torch.Tensor) -> torch.Tensor:
+        with eval_mode(mod):
+            return mod(x)
+
+    try:
+        upsampling_grid(m, torch.zeros(shape, dtype=dtype, device=device), run)
+    except Exception:  # NotComparable, or the model's own error at this size
+        return False
+    return True
 
 
 def _grid_follows(
