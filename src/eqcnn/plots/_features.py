@@ -41,7 +41,7 @@ def rotated_features(
         >>> bool(torch.allclose(a, b, atol=1e-5))
         True
     """
-    from ..testing._metrics import _Eval
+    from ..testing._modes import eval_mode
 
     if not isinstance(features, torch.nn.Module):
         raise TypeError(f"`features` must be a torch.nn.Module, got {type(features).__name__}")
@@ -55,7 +55,7 @@ def rotated_features(
     rad = math.radians(degrees)
     gx = rotate_pixels(xb, rad)
     element = _element(out_type, degrees)
-    with _Eval(features):
+    with eval_mode(features):
         f_gx = features(gx)
         fx = features(xb)
         if element is not None:

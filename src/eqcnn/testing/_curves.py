@@ -14,7 +14,8 @@ from ..fields import FieldType
 from ..groups import PointGroup
 from ._declare import OutputKind, declare
 from ._inputs import band_limited_noise
-from ._metrics import ShiftMode, _Eval, compare, errors, prepare_input, resolve_shift_mode
+from ._metrics import ShiftMode, compare, errors, prepare_input, resolve_shift_mode
+from ._modes import eval_mode
 from ._report import Baseline, _baseline_pair, _for_group
 from ._tolerance import no_tf32
 from ._transforms import NotComparable, as_transform, is_exact
@@ -68,7 +69,7 @@ def error_by_angle(
 
     def one(m: nn.Module, d: Any, t: Any) -> float:
         try:
-            with _Eval(m), no_tf32() if is_exact(t) else nullcontext():
+            with eval_mode(m), no_tf32() if is_exact(t) else nullcontext():
                 return errors(*compare(m, x, t, d, mode, None))[0]
         except NotComparable:
             return float("nan")

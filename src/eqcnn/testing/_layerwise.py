@@ -15,7 +15,8 @@ from ..nn import EquivariantModule
 from ._declare import OutputKind, declare
 from ._inputs import band_limited_noise
 from ._masks import disk_mask, soft_disk
-from ._metrics import _FIXED_GRID, _UPSAMPLING, _Eval, errors, has_pixels, prepare_input
+from ._metrics import _FIXED_GRID, _UPSAMPLING, errors, has_pixels, prepare_input
+from ._modes import eval_mode
 from ._receptive_field import _IDENTITY, ReceptiveField, _is_transposed, fixed_grid_layers, receptive_field
 from ._tolerance import no_tf32
 from ._transforms import NotComparable, Shift, act, as_transform, is_exact, shift, transform_name
@@ -227,7 +228,7 @@ def layerwise_errors(
     handles += [m.register_forward_hook(hook(n, b)) for n, m, b in selected]
     H, W = x.shape[-2:]
     try:
-        with _Eval(model), no_tf32() if exact else nullcontext():
+        with eval_mode(model), no_tf32() if exact else nullcontext():
             y = model(xa)
             current = "b"
             xt = shift(x, t.dy, t.dx) if isinstance(t, Shift) else act(t, x, decl.in_type)  # type: ignore[arg-type]

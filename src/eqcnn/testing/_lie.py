@@ -15,7 +15,8 @@ from ..fields import FieldType
 from ..groups import PointGroup
 from ._declare import OutputKind, declare
 from ._masks import disk_mask, soft_disk, valid_mask
-from ._metrics import _Eval, has_pixels, prepare_input
+from ._metrics import has_pixels, prepare_input
+from ._modes import eval_mode
 from ._receptive_field import ReceptiveField, receptive_field
 from ._tolerance import no_tf32
 
@@ -148,7 +149,7 @@ def lie_derivative(
         x = x * soft_disk(x.shape[-2:], device=x.device).to(x.dtype)
     else:
         rf = receptive_field(model, tuple(x.shape))
-    with _Eval(model), no_tf32():
+    with eval_mode(model), no_tf32():
         v_in = warp_velocity(x, generator)
         y, jv = _jvp(model, x, v_in)
         out = decl.out_type_for(y)

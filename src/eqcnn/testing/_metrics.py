@@ -78,9 +78,6 @@ _FIXED_GRID = "the output grid does not follow the input (a fixed output size), 
 _UPSAMPLING = "shifts through upsampling layers are not compared (the output moves by a multiple)"
 
 
-_Eval = eval_mode  # (the name the harness and eqcnn.plots use)
-
-
 def _run(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
     y = model(x.clone())  # an in-place first layer (ReLU(inplace=True)) must not change the input compared later
     if not isinstance(y, torch.Tensor):
@@ -263,7 +260,7 @@ def equivariance_error(
     t = as_transform(g, decl.group)
     mode = resolve_shift_mode(model, shift_mode)
     exact = is_exact(t)
-    with _Eval(model), no_tf32() if exact else nullcontext():
+    with eval_mode(model), no_tf32() if exact else nullcontext():
         a, b, m = compare(model, x, t, decl, mode, None)
     if mask is not None:
         mask = mask.to(device=a.device, dtype=torch.bool)

@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from ._modes import eval_mode
+from ._upsampled_shift import upsampling_grid
 
 __all__ = ["ReceptiveField", "receptive_field"]
 
@@ -238,7 +239,6 @@ def _resamples(m: nn.Module, shape: tuple[int, ...], dtype: torch.dtype, device:
     """Whether ``m``'s output grows by a fixed number of pixels for every ``p`` input pixels
     (:func:`~eqcnn.testing._upsampled_shift.upsampling_grid`), as a U-Net's does, where one step of the
     stride read from gradients does not describe it."""
-    from ._upsampled_shift import upsampling_grid
 
     def run(mod: nn.Module, x: torch.Tensor) -> torch.Tensor:
         with eval_mode(mod):

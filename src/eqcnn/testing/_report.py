@@ -17,7 +17,8 @@ from ..nn._exactness import _meta_probe, _trace_steps
 from ._baseline import plain_baseline
 from ._declare import Declaration, OutputKind, declare, model_device_dtype
 from ._inputs import band_limited_noise
-from ._metrics import ShiftMode, _Eval, _run, compare, errors, has_pixels, prepare_input, resolve_shift_mode
+from ._metrics import ShiftMode, _run, compare, errors, has_pixels, prepare_input, resolve_shift_mode
+from ._modes import eval_mode
 from ._receptive_field import ReceptiveField, _conv_like, _is_transposed, fixed_grid_layers, receptive_field
 from ._tolerance import BASELINE_RATIO, no_tf32, tolerance
 from ._transforms import NotComparable, Rotation, Shift, Transform, as_transform, is_exact, transform_name
@@ -146,7 +147,7 @@ def grid_symmetry_problems(model: nn.Module, x: torch.Tensor) -> list[str]:
         m.register_forward_pre_hook(transposed_hook, with_kwargs=True) for m in model.modules() if _is_transposed(m)
     ]
     try:
-        with _Eval(model):
+        with eval_mode(model):
             model(x)
     finally:
         for h in hooks:
@@ -372,7 +373,7 @@ def equivariance_report(
     S = (1, 1) if rf.is_global else rf.stride  # a global output is compared under any shift
     if rf.is_upsampling and not rf.is_fixed_grid:  # through downsampling then upsampling: shifts by its period
         try:
-            with _Eval(model):
+            with eval_mode(model):
                 period = upsampling_grid(model, x, _run)[0]
             S = (period, period)
         except (NotComparable, RuntimeError, ValueError):
@@ -399,7 +400,7 @@ def equivariance_report(
         row = ReportRow(transform_name(t), "exact" if exact else ("approx" if in_group else "extra"))
         report.rows.append(row)
         try:
-            with _Eval(model), no_tf32() if exact else nullcontext():
+            with eval_mode(model), no_tf32() if exact else nullcontext():
                 out = compare(model, x, t, decl, mode, rf)
                 row.rel_l2, row.max_abs, _ = errors(*out)
         except NotComparable as e:
@@ -414,7 +415,7 @@ def equivariance_report(
             try:
                 if rf_base is None:
                     rf_base = receptive_field(b_model, tuple(x.shape))
-                with _Eval(b_model):
+                with eval_mode(b_model):
                     b_out = compare(b_model, x, _for_group(t, b_decl.group), b_decl, mode, rf_base)
                 row.baseline = errors(*b_out)[0]
             except NotComparable as e:
