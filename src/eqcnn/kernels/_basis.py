@@ -25,7 +25,10 @@ class KernelBasis:
         kernel_size: the side ``k`` of the square filter.
         kind: ``"harmonic"`` or ``"pixel"``.
         filters: array ``(dim, d_out, d_in, k, k)``, orthonormal in the
-            Frobenius inner product; read-only.
+            Frobenius inner product; read-only.  For the harmonic basis it is
+            made from ``coefficients`` and ``spatial`` on first use (the
+            layers expand regular -> regular filters from those and never
+            need it).
         init_mix: array ``(dim, n)``: the directions a random initial filter is
             drawn from, in the basis' coordinates.  For the harmonic basis these
             are the (ring, frequency) functions, each normalised on its own, so
@@ -52,7 +55,7 @@ class KernelBasis:
         rep_out: Representation,
         kernel_size: int,
         kind: str,
-        filters: np.ndarray,
+        filters: np.ndarray | None,
         init_mix: np.ndarray | None = None,
         coefficients: np.ndarray | None = None,
         spatial: np.ndarray | None = None,
@@ -62,13 +65,11 @@ class KernelBasis:
         self.rep_out = rep_out
         self.kernel_size = kernel_size
         self.kind = kind
-        self.filters = filters
-        self.filters.setflags(write=False)
-        self.init_mix = np.eye(filters.shape[0]) if init_mix is None else np.ascontiguousarray(init_mix)
-        self.init_mix.setflags(write=False)
         if (coefficients is None) != (spatial is None):
             raise ValueError("`coefficients` and `spatial` are given together or not at all")
         if spatial is None:  # the one-hot pixels
+            if filters is None:
+                raise ValueError("`filters` is needed without `coefficients` and `spatial`")
             n, d_o, d_i, k = filters.shape[0], filters.shape[1], filters.shape[2], kernel_size
             spatial = np.eye(k * k).reshape(k * k, k, k)
             coefficients = filters.reshape(n, d_o, d_i, k * k)
@@ -76,9 +77,30 @@ class KernelBasis:
         self.coefficients = np.ascontiguousarray(coefficients)
         self.spatial.setflags(write=False)
         self.coefficients.setflags(write=False)
+        self._filters = filters
+        if filters is not None:
+            filters.setflags(write=False)
+        self.init_mix = np.eye(self.dim) if init_mix is None else np.ascontiguousarray(init_mix)
+        self.init_mix.setflags(write=False)
         self.frequencies = None if frequencies is None else np.array(frequencies, dtype=np.int64)
         if self.frequencies is not None:
             self.frequencies.setflags(write=False)
+
+    @property
+    def filters(self) -> np.ndarray:
+        """The dense filters ``(dim, d_out, d_in, k, k)``, made from the factors on first use.
+
+        Large groups' bases run to gigabytes this way (``D16``, regular ->
+        regular, k=9: 0.7 GB), and the layers do not need them for regular
+        output fields, so they are not made with the basis.
+        """
+        if self._filters is None:
+            k, (n, d_o, d_i, n_sp) = self.kernel_size, self.coefficients.shape
+            flat = self.coefficients.reshape(n * d_o * d_i, n_sp) @ self.spatial.reshape(n_sp, k * k)
+            filters = _drop_rounding(flat.reshape(n, d_o, d_i, k, k))
+            filters.setflags(write=False)
+            self._filters = filters
+        return self._filters
 
     def spatial_action(self, g: GroupElement) -> np.ndarray:
         """``T`` ``(n_spatial, n_spatial)`` with ``spatial[s](g^-1 p) = sum_t T[s, t] spatial[t](p)``.
@@ -101,11 +123,13 @@ class KernelBasis:
 
     @property
     def dim(self) -> int:
-        return self.filters.shape[0]
+        return self.coefficients.shape[0]
 
     @property
     def is_identity(self) -> bool:
         """Whether filter ``b`` is the one-hot pixel ``b`` (1x1 fields, every pixel free)."""
+        if self.kind != "pixel":
+            return False
         f = self.filters
         n = f.shape[0]
         return f.shape[1:3] == (1, 1) and n == f[0, 0, 0].size and np.array_equal(f.reshape(n, n), np.eye(n))
@@ -152,9 +176,13 @@ def _drop_rounding(a: np.ndarray) -> np.ndarray:
     kept, they can become subnormal floats in float32, which slow every GEMM
     with the basis several times over on CPUs.
     """
-    if a.size:
-        mag = np.abs(a)
-        a[mag < 1e-14 * mag.max()] = 0.0
+    a = np.ascontiguousarray(a)  # (no copy for the fresh arrays the callers pass)
+    flat = a.reshape(-1)  # a view of a contiguous array: writes land in ``a``
+    step = 1 << 20  # a chunk at a time: no temporary the size of ``a`` (bases reach gigabytes)
+    top = max((float(np.abs(flat[i : i + step]).max()) for i in range(0, flat.size, step)), default=0.0)
+    for i in range(0, flat.size, step):
+        part = flat[i : i + step]
+        part[np.abs(part) < 1e-14 * top] = 0.0
     return a
 
 
@@ -170,7 +198,7 @@ def _cached_basis(rep_in: Representation, rep_out: Representation, kernel_size: 
         rep_out,
         kernel_size,
         kind,
-        _drop_rounding(h.filters),
+        None,  # made from the factors on first use
         h.init_mix,
         _drop_rounding(h.coefficients),
         _drop_rounding(h.spatial),

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["canonical_signs", "null_space", "orthonormal_coefficients"]
+__all__ = ["canonical_signs", "null_space", "orthonormal_coefficients", "orthonormal_components"]
 
 
-def _gram_schmidt(gram: np.ndarray, candidates: np.ndarray, tol: float) -> np.ndarray:
+def _gram_schmidt(
+    gram: np.ndarray, candidates: np.ndarray, tol: float, block: int = 64
+) -> tuple[np.ndarray, np.ndarray]:
     """Coefficient rows ``T`` with ``T G T^T = I``: Gram-Schmidt of the candidate vectors, in order.
 
     Vectors live in the space where ``<u, v> = u^T G v``; ``candidates`` holds
@@ -16,28 +18,50 @@ def _gram_schmidt(gram: np.ndarray, candidates: np.ndarray, tol: float) -> np.nd
     times its own is dropped.  The result depends continuously on ``gram``
     (no eigenvector of a repeated eigenvalue is ever chosen), so the basis is
     the same on every machine up to rounding.
+
+    Candidates are taken ``block`` at a time: the rows accepted before the
+    block are projected out of all of them with matrix products, then the
+    block is orthonormalised in order, carrying ``G r`` along with each
+    residual ``r``.  The same vectors as one candidate at a time, to rounding,
+    with O(n^3) work in BLAS-3 instead of a Python loop of matrix-vector
+    products (a 1,584-dimensional Gram matrix took 6 s that way).
+
+    Returns ``T`` and the indices of the candidates kept (one per row of ``T``).
     """
     n = gram.shape[0]
     rows = np.zeros((min(len(candidates), n), n))
+    g_rows = np.zeros_like(rows)  # G t for each accepted row t
+    kept = np.zeros(len(rows), dtype=np.int64)
     k = 0
-    for c in candidates:
-        gc = gram @ c
-        own = float(c @ gc)
-        if own <= 0:
-            continue
-        r = c
-        for _ in range(2):
+    for start in range(0, len(candidates), block):
+        if k == n:
+            break
+        r = np.array(candidates[start : start + block], dtype=float)
+        gr = r @ gram  # gram is symmetric: rows of G r
+        own = np.einsum("ij,ij->i", r, gr)
+        for _ in range(2):  # project out the rows accepted before this block
             if k:
-                t = rows[:k]
-                r = r - t.T @ (t @ gc)
-                gc = gram @ r
-        norm2 = float(r @ gc)
-        if norm2 > tol * own:
-            rows[k] = r / np.sqrt(norm2)
-            k += 1
-            if k == n:
-                break
-    return rows[:k].copy()
+                proj = gr @ rows[:k].T
+                r -= proj @ rows[:k]
+                gr -= proj @ g_rows[:k]
+        first = k
+        for b in range(len(r)):
+            if own[b] <= 0:
+                continue
+            rb, gb = r[b], gr[b]
+            for _ in range(2):  # and the rows accepted from this block so far
+                if k > first:
+                    proj = rows[first:k] @ gb
+                    rb = rb - proj @ rows[first:k]
+                    gb = gb - proj @ g_rows[first:k]
+            norm2 = float(rb @ gb)
+            if norm2 > tol * own[b]:
+                scale = 1.0 / np.sqrt(norm2)
+                rows[k], g_rows[k], kept[k] = rb * scale, gb * scale, start + b
+                k += 1
+                if k == n:
+                    break
+    return rows[:k].copy(), kept[:k].copy()
 
 
 def null_space(constraints: list[np.ndarray], dim: int) -> np.ndarray:
@@ -63,7 +87,7 @@ def null_space(constraints: list[np.ndarray], dim: int) -> np.ndarray:
         return np.zeros((0, dim))
     projector = v @ v.T
     projector[np.abs(projector) < 1e-14] = 0.0
-    return _gram_schmidt(np.eye(dim), projector, 1e-8)
+    return _gram_schmidt(np.eye(dim), projector, 1e-8)[0]
 
 
 def orthonormal_coefficients(gram: np.ndarray, rel_tol: float = 1e-6) -> np.ndarray:
@@ -76,15 +100,71 @@ def orthonormal_coefficients(gram: np.ndarray, rel_tol: float = 1e-6) -> np.ndar
     final symmetric re-orthonormalisation, ``(T G T^T)^-1/2 T``, polishes the
     rounding error, so the rows of ``T @ V`` are orthonormal to ~1e-14.  Both
     steps are continuous in ``G``: the basis is reproducible across machines.
+    See :func:`orthonormal_components` for how the work is split.
+    """
+    return orthonormal_components(gram, rel_tol)[0]
+
+
+def orthonormal_components(
+    gram: np.ndarray, rel_tol: float = 1e-6
+) -> tuple[np.ndarray, list[tuple[np.ndarray, np.ndarray]]]:
+    """:func:`orthonormal_coefficients`, worked out on each connected component of ``G``'s nonzero pattern.
+
+    Rows of ``V`` that are exactly orthogonal to all the others of their
+    component never mix with them: Gram-Schmidt in order projects nothing
+    across components (every product is an exact zero), and the polishing
+    ``(T G T^T)^-1/2`` is block diagonal.  So the result is the same as on the
+    whole matrix, to rounding, for the sum of the components' cubes instead of
+    the whole size's: solutions between permutation representations live on
+    one orbit of channel pairs each, and a regular -> regular Gram matrix of
+    ``D24``, k=9, falls into 48 components of 33.
+
+    Returns ``T`` (rows in the order of the rows of ``V`` they were kept for,
+    as on the whole matrix) and, per component, ``(indices of V's rows, rows of T)``.
     """
     n = gram.shape[0]
     if n == 0:
-        return np.zeros((0, 0))
-    coeffs = _gram_schmidt(gram, np.eye(n), rel_tol**2)
-    if coeffs.shape[0] == 0:
-        return coeffs
-    e2, v2 = np.linalg.eigh(coeffs @ gram @ coeffs.T)
-    return np.ascontiguousarray(((v2 / np.sqrt(e2)) @ v2.T) @ coeffs)
+        return np.zeros((0, 0)), []
+    parts = []
+    for idx in _components(gram != 0):
+        sub = gram[np.ix_(idx, idx)]
+        coeffs, kept = _gram_schmidt(sub, np.eye(len(idx)), rel_tol**2)
+        if coeffs.shape[0]:
+            e2, v2 = np.linalg.eigh(coeffs @ sub @ coeffs.T)
+            coeffs = ((v2 / np.sqrt(e2)) @ v2.T) @ coeffs
+        parts.append((idx, coeffs, idx[kept]))
+    # rows in the order of the kept rows of V, as Gram-Schmidt on the whole matrix gives them
+    order = np.concatenate([kept for _, _, kept in parts])
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[np.argsort(order, kind="stable")] = np.arange(len(order))
+    out = np.zeros((len(order), n))
+    components = []
+    start = 0
+    for idx, coeffs, _ in parts:
+        rows = rank[start : start + len(coeffs)]
+        out[np.ix_(rows, idx)] = coeffs
+        components.append((idx, rows))
+        start += len(coeffs)
+    return out, components
+
+
+def _components(adjacency: np.ndarray) -> list[np.ndarray]:
+    """The connected components (sorted index arrays, by first index) of a symmetric boolean adjacency matrix."""
+    n = len(adjacency)
+    seen = np.zeros(n, dtype=bool)
+    out = []
+    for first in range(n):
+        if seen[first]:
+            continue
+        members = np.zeros(n, dtype=bool)
+        members[first] = True
+        frontier = members.copy()
+        while frontier.any():
+            frontier = adjacency[frontier].any(axis=0) & ~members
+            members |= frontier
+        seen |= members
+        out.append(np.flatnonzero(members))
+    return out
 
 
 def canonical_signs(rows: np.ndarray, rel_tol: float = 1e-9) -> np.ndarray:

@@ -283,7 +283,8 @@ class FilterBank:
                 if blk.dim == 0:
                     continue
                 mix = blk.basis.init_mix
-                sums = blk.basis.filters.reshape(blk.dim, blk.d_out, -1).sum(-1)  # response to a constant
+                # each filter's response to a constant image, from the factors (not the dense filters)
+                sums = (blk.basis.coefficients @ blk.basis.spatial.sum(axis=(1, 2))).sum(-1)
                 g = blk.out_group
                 white[g] = white.get(g, 0.0) + blk.n_in * float(np.square(mix).sum()) / blk.d_out
                 dc[g] = dc.get(g, 0.0) + blk.n_in * float(np.square(mix.T @ sums).sum()) / blk.d_out

@@ -70,7 +70,7 @@ def error_by_angle(
     def one(m: nn.Module, d: Any, t: Any) -> float:
         try:
             with eval_mode(m), no_tf32() if is_exact(t) else nullcontext():
-                return errors(*compare(m, x, t, d, mode, None))[0]
+                return errors(*compare(m, x, t, d, mode, None, shift_mode == "circular"))[0]
         except NotComparable:
             return float("nan")
 

@@ -92,15 +92,20 @@ def compare(
     decl: Declaration,
     shift_mode: Literal["circular", "crop"],
     rf: ReceptiveField | None,
+    asked_circular: bool = False,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
-    """``(model(t x), t model(x), mask)``; ``mask`` is a boolean ``(H', W')`` or ``None`` (compare all)."""
+    """``(model(t x), t model(x), mask)``; ``mask`` is a boolean ``(H', W')`` or ``None`` (compare all).
+
+    Shifts through upsampling are compared on rolled images only where ``asked_circular`` (the caller's
+    ``shift_mode='circular'``): ``'auto'`` sees the padding of convolutions and pools, not whether an
+    interpolation inside a custom module wraps around (bilinear interpolation does not)."""
     if isinstance(t, Shift):
         if rf is None:
             rf = receptive_field(model, tuple(x.shape))
         if rf.is_fixed_grid:
             raise NotComparable(_FIXED_GRID)
-        if rf.is_upsampling:  # the output moves by the upsampling factor times the shift; interpolation does
-            return upsampled_shift(model, x, t, _run)  # not wrap around, so always two cropped windows
+        if rf.is_upsampling:  # the output moves by the upsampling factor times the shift
+            return upsampled_shift(model, x, t, _run, circular=asked_circular and shift_mode == "circular")
         if rf.is_global:  # every output sees the whole input: it must not change (circular shifts only)
             if shift_mode != "circular":
                 raise NotComparable(
@@ -261,7 +266,7 @@ def equivariance_error(
     mode = resolve_shift_mode(model, shift_mode)
     exact = is_exact(t)
     with eval_mode(model), no_tf32() if exact else nullcontext():
-        a, b, m = compare(model, x, t, decl, mode, None)
+        a, b, m = compare(model, x, t, decl, mode, None, shift_mode == "circular")
     if mask is not None:
         mask = mask.to(device=a.device, dtype=torch.bool)
         m = mask if m is None else (m & mask)

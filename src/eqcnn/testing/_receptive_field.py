@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from ._modes import eval_mode
-from ._upsampled_shift import upsampling_grid
+from ._upsampled_shift import internal_period, upsampling_grid
 
 __all__ = ["ReceptiveField", "receptive_field"]
 
@@ -232,6 +232,8 @@ def _empirical(m: nn.Module, shape: tuple[int, ...], trials: int = 3) -> Recepti
     fixed = not _grid_follows(m, shape, out_hw, stride, dtype, device)
     if fixed and _resamples(m, shape, dtype, device):  # e.g. a U-Net: pools, then upsampling back
         return ReceptiveField((H, W), (1, 1), (0, 0), "empirical", is_upsampling=True)
+    if not fixed and _pools_inside(m, shape, stride, dtype, device):  # a U-Net that keeps the input's size
+        return ReceptiveField((H, W), (1, 1), (0, 0), "empirical", is_upsampling=True)
     return ReceptiveField(tuple(size), tuple(stride), tuple(pad), "empirical", is_fixed_grid=fixed)  # type: ignore[arg-type]
 
 
@@ -249,6 +251,22 @@ def _resamples(m: nn.Module, shape: tuple[int, ...], dtype: torch.dtype, device:
     except Exception:  # NotComparable, or the model's own error at this size
         return False
     return True
+
+
+def _pools_inside(
+    m: nn.Module, shape: tuple[int, ...], stride: list[int], dtype: torch.dtype, device: torch.device
+) -> bool:
+    """Whether feature maps inside ``m`` are smaller than its input by more than its output's stride, so
+    the stride read from two neighbouring output pixels does not say which shifts it follows (a U-Net
+    that pads or resizes its upsampled maps to its skip connections' size; see
+    :func:`~eqcnn.testing._upsampled_shift.internal_period`)."""
+
+    def run(mod: nn.Module, x: torch.Tensor) -> torch.Tensor:
+        with eval_mode(mod):
+            return mod(x)
+
+    inside = internal_period(m, torch.zeros(shape, dtype=dtype, device=device), run)
+    return any(inside % s == 0 and inside > s for s in stride)
 
 
 def _grid_follows(

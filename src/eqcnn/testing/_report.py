@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
@@ -22,7 +23,7 @@ from ._modes import eval_mode
 from ._receptive_field import ReceptiveField, _conv_like, _is_transposed, fixed_grid_layers, receptive_field
 from ._tolerance import BASELINE_RATIO, no_tf32, tolerance
 from ._transforms import NotComparable, Rotation, Shift, Transform, as_transform, is_exact, transform_name
-from ._upsampled_shift import upsampling_grid
+from ._upsampled_shift import internal_period, measurement_cache, upsampling_grid
 
 __all__ = ["EquivarianceReport", "ReportRow", "assert_equivariant", "equivariance_report", "grid_symmetry_problems"]
 
@@ -211,16 +212,31 @@ class _ExactSizes:
         return None
 
 
-def _base_size(rf: ReceptiveField) -> int:
+def _base_size(rf: ReceptiveField, period: int = 1) -> int:
     """33, or more where the receptive field would leave the default shifts no output pixel to compare.
 
     The shift ``(-s, 2s)`` crops ``2s`` pixels and moves the output by 2; with windows of ``k`` pixels
     that start ``p`` before the image, ``n >= k + 4s + 2(s - 1)`` leaves one pixel whatever ``p``;
-    ``k + 6s`` keeps two more in hand.
+    ``k + 6s`` keeps two more in hand.  Through downsampling then upsampling (a U-Net whose feature maps
+    are ``period`` times smaller than its input at the bottom), ``16 * period``: each level of a U-Net
+    about doubles how far its output looks (measured: a 2-level U-Net of 3x3 convs needs 64 px).
     """
+    if rf.is_upsampling and not rf.is_fixed_grid:
+        return max(33, 16 * period)
     if rf.is_global or rf.is_upsampling or rf.is_fixed_grid:
         return 33
     return max(33, max(rf.size) + 6 * max(rf.stride))
+
+
+def _runs_at(model: nn.Module, channels: int, n: int) -> bool:
+    """Whether ``model`` runs on an ``n x n`` input (zeros, eval mode, no gradients)."""
+    device, dtype = model_device_dtype(model)
+    try:
+        with eval_mode(model), torch.no_grad():
+            _run(model, torch.zeros(1, channels, n, n, device=device, dtype=dtype))
+    except Exception:
+        return False
+    return True
 
 
 def _default_size(model: nn.Module, channels: int) -> tuple[ReceptiveField, int]:
@@ -233,11 +249,18 @@ def _default_size(model: nn.Module, channels: int) -> tuple[ReceptiveField, int]
         if n is None:
             raise
         rf = receptive_field(model, (1, channels, n, n))
-    n0 = _base_size(rf)
+    period = 1
+    if rf.is_upsampling and not rf.is_fixed_grid:
+        device, dtype = model_device_dtype(model)
+        probe = torch.zeros(1, channels, 64, 64, device=device, dtype=dtype)
+        with eval_mode(model):
+            period = internal_period(model, probe, _run)
+    n0 = _base_size(rf, period)
     n = sizes.near(n0)
-    if n is None:  # not traceable: n = 1 (mod S), symmetric for 'same'-padded odd kernels
+    if n is None:  # not traceable: n = 1 (mod S), symmetric for 'same'-padded odd kernels, where the model runs
         S = 1 if rf.is_global or rf.is_upsampling or rf.is_fixed_grid else max(rf.stride)
-        n = n0 + (1 - n0) % S
+        first = n0 + (1 - n0) % S
+        n = next((c for c in range(first, first + 65) if _runs_at(model, channels, c)), first)
     if rf.method != "analytic":  # a measured field can depend on the size (e.g. padding computed from it)
         rf = receptive_field(model, (1, channels, n, n))
     return rf, n
@@ -292,6 +315,25 @@ def _for_group(t: Transform, group: PointGroup) -> Transform:
     return as_transform(t, group) if isinstance(t, Rotation) else t
 
 
+def _mode_name(mode: str, rf: ReceptiveField, asked_circular: bool) -> str:
+    """The report's header for the shift mode (through upsampling, circular only when asked for)."""
+    if mode == "circular" and (asked_circular or not rf.is_upsampling):
+        return "circular"
+    return "crop to the valid region"
+
+
+def _measured_once(fn: Callable[..., EquivarianceReport]) -> Callable[..., EquivarianceReport]:
+    """Run ``fn`` with one :func:`measurement_cache`: its shift rows share the upsampling grid and reach."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> EquivarianceReport:
+        with measurement_cache():
+            return fn(*args, **kwargs)
+
+    return wrapper
+
+
+@_measured_once
 def equivariance_report(
     model: nn.Module,
     x: torch.Tensor | None = None,
@@ -389,7 +431,7 @@ def equivariance_report(
     base = _baseline_pair(model, decl, baseline)
     report = EquivarianceReport(
         model=type(model).__name__, input_shape=tuple(x.shape), dtype=x.dtype, device=x.device,
-        law=decl.describe(), shift_mode="circular" if mode == "circular" else "crop to the valid region",
+        law=decl.describe(), shift_mode=_mode_name(mode, rf, shift_mode == "circular"),
         receptive_field=rf, ratio=ratio,
     )  # fmt: skip
     rf_base: ReceptiveField | None = None
@@ -401,7 +443,7 @@ def equivariance_report(
         report.rows.append(row)
         try:
             with eval_mode(model), no_tf32() if exact else nullcontext():
-                out = compare(model, x, t, decl, mode, rf)
+                out = compare(model, x, t, decl, mode, rf, shift_mode == "circular")
                 row.rel_l2, row.max_abs, _ = errors(*out)
         except NotComparable as e:
             row.status, row.note = "skip", str(e)
@@ -416,7 +458,9 @@ def equivariance_report(
                 if rf_base is None:
                     rf_base = receptive_field(b_model, tuple(x.shape))
                 with eval_mode(b_model):
-                    b_out = compare(b_model, x, _for_group(t, b_decl.group), b_decl, mode, rf_base)
+                    b_out = compare(
+                        b_model, x, _for_group(t, b_decl.group), b_decl, mode, rf_base, shift_mode == "circular"
+                    )
                 row.baseline = errors(*b_out)[0]
             except NotComparable as e:
                 row.note = f"baseline: {e}"

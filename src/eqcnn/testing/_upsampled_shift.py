@@ -13,20 +13,115 @@ The grid is read from sizes: the output grows by ``g`` pixels for every ``p``
 input pixels (:func:`upsampling_grid`).  After a stride-2 pool and a 2x
 upsampling, ``p`` = 2 and ``g`` = 2: the model follows shifts by 2 only, so the
 report's default shifts are multiples of ``p``, and a shift by ``p`` moves the
-output by ``g``.
+output by ``g``.  Sizes alone miss the pools of a U-Net that pads or resizes
+its upsampled maps to its skip connections' size (its output is the input's
+size at every size): ``p`` is also a multiple of the factor by which the
+model's feature maps are smaller than its input (:func:`internal_period`,
+read from the sizes of the tensors its forward makes).
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextvars import ContextVar
+from typing import Any
 
 import torch
 from torch import nn
+from torch.overrides import TorchFunctionMode
 
 from ._transforms import NotComparable, Shift, shift, shifted_windows
 
-__all__ = ["upsampled_shift", "upsampling_grid"]
+__all__ = ["internal_period", "measurement_cache", "upsampled_shift", "upsampling_grid"]
+
+
+# grids and reaches measured during one report (each shift row would measure them again)
+_CACHE: ContextVar[dict[Any, Any] | None] = ContextVar("eqcnn_upsampling_cache", default=None)
+
+
+@contextlib.contextmanager
+def measurement_cache() -> Iterator[None]:
+    """Within the block, :func:`upsampling_grid` and the reach of a model are measured once per
+    model and input shape (a report's shift rows share them)."""
+    token = _CACHE.set({})
+    try:
+        yield
+    finally:
+        _CACHE.reset(token)
+
+
+def _cached(key: tuple, make: Callable[[], Any]) -> Any:
+    cache = _CACHE.get()
+    if cache is None:
+        return make()
+    if key not in cache:
+        try:
+            cache[key] = (True, make())
+        except NotComparable as e:
+            cache[key] = (False, e)
+    ok, value = cache[key]
+    if not ok:
+        raise value
+    return value
+
+
+def _key(model: nn.Module, x: torch.Tensor, *extra: Any) -> tuple:
+    return (id(model), tuple(x.shape), x.dtype, x.device, *extra)
+
+
+class _SpatialSizes(TorchFunctionMode):
+    """Records the spatial size of every 4-D tensor returned by the torch functions a forward calls."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sizes: list[tuple[int, int]] = []
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):  # type: ignore[no-untyped-def]
+        out = func(*args, **(kwargs or {}))
+        for t in out if isinstance(out, (tuple, list)) else (out,):
+            if isinstance(t, torch.Tensor) and t.dim() == 4:
+                self.sizes.append((int(t.shape[-2]), int(t.shape[-1])))
+        return out
+
+
+def internal_period(
+    model: nn.Module, x: torch.Tensor, run: Callable[[nn.Module, torch.Tensor], torch.Tensor], grow: int = 96
+) -> int:
+    """The least common multiple of the factors by which the feature maps inside ``model`` are smaller than
+    its input (1 if none is).
+
+    The forward runs on ``x``'s size and on ``grow`` more pixels per axis, recording the size of every 4-D
+    tensor it makes; a tensor that grows by ``grow / r`` pixels is ``r`` times smaller than the input.
+    ``grow = 96`` finds the factors that divide 96 (2, 3, 4, 6, 8, 12, 16, 32...); tensors of a fixed size
+    (global or adaptive pooling) do not grow and do not count.  1 where the two forwards make different
+    sequences of tensors, or the model does not run on the larger size.
+    """
+
+    def sizes(inp: torch.Tensor) -> list[tuple[int, int]] | None:
+        rec = _SpatialSizes()
+        try:
+            with rec, torch.no_grad():
+                run(model, inp)
+        except Exception:  # the model's own error at this size
+            return None
+        return rec.sizes
+
+    def measure() -> int:
+        H, W = x.shape[-2:]
+        a = sizes(x)
+        b = sizes(x.new_zeros((*x.shape[:-2], H + grow, W + grow)))
+        if a is None or b is None or len(a) != len(b):
+            return 1
+        period = 1
+        for (h1, w1), (h2, w2) in zip(a, b):
+            for d in (h2 - h1, w2 - w1):
+                if d > 0 and grow % d == 0 and grow // d > 1:
+                    period = math.lcm(period, grow // d)
+        return period
+
+    return int(_cached(_key(model, x, "internal", grow), measure))
 
 
 def _fails_on(H: int, W: int, what: str, e: Exception) -> NotComparable:
@@ -91,11 +186,22 @@ def upsampling_grid(
     before a 2x upsampling has ``p`` = 2, ``g`` = 2; two such pools ``p`` = 4.
     A size the model does not run at rules out the periods that need it (a
     U-Net with a skip connection runs on even sizes only: ``p`` = 2 is tried
-    from the even sizes).  Raises ``NotComparable`` where no ``p`` up to
-    ``longest`` qualifies.
+    from the even sizes).  ``p`` is then made a multiple of the model's
+    :func:`internal_period` (a U-Net that pads its upsampled maps to its skip
+    connections' size keeps the input's size, ``p`` = 1 from sizes, yet
+    follows shifts by its pools' stride only).  Periods up to ``longest`` and
+    the internal period and its double are tried.  Raises ``NotComparable``
+    where none qualifies.
     """
+    return _cached(_key(model, x, "grid", longest), lambda: _grid(model, x, run, longest))  # type: ignore[no-any-return]
+
+
+def _grid(
+    model: nn.Module, x: torch.Tensor, run: Callable[[nn.Module, torch.Tensor], torch.Tensor], longest: int
+) -> tuple[int, tuple[int, int]]:
     H, W = x.shape[-2:]
     y = run(model, x)  # an error at the input's own size is the model's: raised
+    inside = internal_period(model, x, run)
     sizes: dict[int, tuple[int, int] | None] = {0: (y.shape[-2], y.shape[-1])}
     failure = ""
 
@@ -105,14 +211,16 @@ def upsampling_grid(
             try:
                 out = run(model, x[..., : H - d, : W - d])
                 sizes[d] = (out.shape[-2], out.shape[-1])
-            except (RuntimeError, ValueError) as e:
+            except Exception as e:  # the model's own refusal of this size (an assert on divisibility...)
                 first = str(e).strip().splitlines()[0] if str(e).strip() else ""
                 failure = failure or f"; it fails on {H - d}x{W - d} ({type(e).__name__}: {first:.80})"
                 sizes[d] = None
         return sizes[d]
 
-    for p in range(1, longest + 1):
+    candidates = sorted({*range(1, longest + 1), inside, 2 * inside})
+    for p in candidates:
         if min(H, W) - 3 * p < 3:
+            failure = failure or f"; a period of {p} or more needs an input of at least {3 * p + 3} px"
             break
         steps = set()
         for start in range(p):
@@ -123,39 +231,82 @@ def upsampling_grid(
         if len(steps) == 1:
             (g,) = steps
             if min(g) >= 1:
-                return p, g
+                q = math.lcm(p, inside)
+                return q, (g[0] * (q // p), g[1] * (q // p))
     raise NotComparable(
-        f"the output does not grow by a fixed number of pixels for every p input pixels (p <= {longest}, on "
-        f"{H}x{W}){failure}, so shifts are not compared"
+        f"the output does not grow by a fixed number of pixels for every p input pixels (p <= "
+        f"{max(candidates)}, on {H}x{W}){failure}, so shifts are not compared"
+    )
+
+
+def _no_clear_pixel(
+    model: nn.Module, x: torch.Tensor, t: Shift, g: tuple[int, int], p: int, before: list[float], after: list[float]
+) -> NotComparable:
+    """Why no output pixel could be compared: the input is too small (and what size would do), or every
+    output pixel depends on the whole input whatever its size (measured again on twice the size)."""
+    H, W = x.shape[-2:]
+    span = max(before[0] + after[0], before[1] + after[1])
+    if span >= min(H, W) - 3:  # it sees (nearly) everything: a U-Net too deep for the size, or global statistics
+        bigger = x.new_zeros((*x.shape[:-2], 2 * H, 2 * W))
+        try:
+            b2, a2 = _cached(_key(model, bigger, "reach", g, p), lambda: _reach(model, bigger, g, p))
+        except Exception:  # the model does not run on twice the size, or shows no gradient there
+            b2, a2 = before, after
+        span2 = max(b2[0] + a2[0], b2[1] + a2[1])
+        if span2 >= 2 * min(H, W) - 3:
+            return NotComparable(
+                f"every output pixel depends on the whole input, at {H}x{W} and at {2 * H}x{2 * W} (statistics over "
+                "the image, attention...): a larger input does not help, and cropped windows are not compared; "
+                "with circular padding, shift_mode='circular' compares whole rolled images"
+            )
+        span = span2
+    need = math.ceil(span) + 2 * max(abs(t.dy), abs(t.dx)) + 4
+    return NotComparable(
+        f"no output pixel is clear of the windows' borders (an output pixel looks across {math.ceil(span)} px of "
+        f"input): use an input of at least {need} px"
     )
 
 
 def upsampled_shift(
-    model: nn.Module, x: torch.Tensor, t: Shift, run: Callable[[nn.Module, torch.Tensor], torch.Tensor]
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    model: nn.Module,
+    x: torch.Tensor,
+    t: Shift,
+    run: Callable[[nn.Module, torch.Tensor], torch.Tensor],
+    circular: bool = False,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
     """``(model(t x), t' model(x), mask)`` for a model whose output grows by ``g`` pixels per ``p`` input
-    pixels (:func:`upsampling_grid`): a shift by a multiple of ``p`` moves the output by ``g / p`` times it."""
+    pixels (:func:`upsampling_grid`): a shift by a multiple of ``p`` moves the output by ``g / p`` times it.
+
+    ``circular``: the input is rolled and the whole output compared with the rolled output (``mask``
+    None), for models with circular padding whose output tiles the input (``H' p = H g``); otherwise
+    two cropped windows are compared away from their borders.
+    """
     p, g = upsampling_grid(model, x, run)
     if t.dy % p or t.dx % p:
         raise NotComparable(f"{t} is not a multiple of the model's period {p} (its downsampling before the upsampling)")
     H, W = x.shape[-2:]
+    k = (t.dy // p * g[0], t.dx // p * g[1])
+    if circular:
+        y = run(model, x)
+        if (y.shape[-2] * p, y.shape[-1] * p) != (H * g[0], W * g[1]):
+            raise NotComparable(
+                f"circular shifts need the output grid to tile the input: the output is {tuple(y.shape[-2:])} on "
+                f"{H}x{W}, not {g[0]}/{p} and {g[1]}/{p} of it; use an input size that is a multiple of {p}"
+            )
+        return run(model, shift(x, t.dy, t.dx)), shift(y, *k), None
     ay, ax = abs(t.dy), abs(t.dx)
     if ay >= H - 2 or ax >= W - 2:
         raise NotComparable(f"{t} is larger than the input {H}x{W}")
     win1, win2 = shifted_windows(x, t)
     try:
         y1, y2 = run(model, win1), run(model, win2)
-    except (RuntimeError, ValueError) as e:
+    except Exception as e:  # the model's refusal of the windows' size
         raise _fails_on(H, W, f"the {H - ay}x{W - ax} windows that {t} compares", e) from e
-    before, after = _reach(model, x, g, p)
+    before, after = _cached(_key(model, x, "reach", g, p), lambda: _reach(model, x, g, p))
     rows = _interior(H - ay, y1.shape[-2], g[0], p, before[0], after[0])
     cols = _interior(W - ax, y1.shape[-1], g[1], p, before[1], after[1])
     m = (rows[:, None] & cols[None, :]).to(y1.device)
-    k = (t.dy // p * g[0], t.dx // p * g[1])
     mask = m & shift(m, *k, mode="zeros")
     if not bool(mask.any()):
-        raise NotComparable(
-            f"no output pixel is clear of the windows' borders (the model looks {math.ceil(max(before + after))} px "
-            "around): use a larger input"
-        )
+        raise _no_clear_pixel(model, x, t, g, p, before, after)
     return y2, shift(y1, *k), mask
