@@ -190,32 +190,61 @@ def _reference_harmonic_basis(rep_in, rep_out, k):
     return (signs[:, None] * filters).reshape((-1, *raw.shape[1:])), mix
 
 
+def _quotient(group, n):
+    """The permutation representation of a cyclic group on its ``n`` cosets of a subgroup (not regular, not
+    an irrep): its Gram matrices have rounding on one side of the diagonal and exact zeros on the other."""
+    from eqcnn.groups import Representation
+
+    mats = np.zeros((group.order, n, n))
+    for g in group.elements:
+        r = round(g.angle / (2 * np.pi / group.order)) % group.order
+        for i in range(n):
+            mats[g.index, (i + r) % n, i] = 1
+    return Representation(group, f"quotient{n}", mats)
+
+
+_C12 = eqcnn.Cyclic(12)
+
+
 @pytest.mark.parametrize(
-    "group, reps, k",
+    "reps, k",
     [
-        (eqcnn.Cyclic(8), ("regular", "regular"), 5),
-        (eqcnn.Cyclic(4), ("trivial", "regular"), 3),
-        (eqcnn.Cyclic(16), ("regular", "regular"), 3),
-        (eqcnn.Dihedral(4), ("regular", "regular"), 5),
-        (eqcnn.Dihedral(4), ("regular", "irrep"), 4),
-        (eqcnn.Dihedral(8), ("irrep", "irrep"), 5),
-        (eqcnn.Cyclic(5), ("regular", "trivial"), 7),
+        ((eqcnn.Cyclic(8).regular_representation, eqcnn.Cyclic(8).regular_representation), 5),
+        ((eqcnn.Cyclic(4).trivial_representation, eqcnn.Cyclic(4).regular_representation), 3),
+        ((eqcnn.Cyclic(16).regular_representation, eqcnn.Cyclic(16).regular_representation), 3),
+        ((eqcnn.Dihedral(4).regular_representation, eqcnn.Dihedral(4).regular_representation), 5),
+        ((eqcnn.Dihedral(4).regular_representation, eqcnn.Dihedral(4).irreps()[-1]), 4),
+        ((eqcnn.Dihedral(8).irreps()[-1], eqcnn.Dihedral(8).irreps()[-1]), 5),
+        ((eqcnn.Cyclic(5).regular_representation, eqcnn.Cyclic(5).trivial_representation), 7),
+        ((_C12.irreps()[3], _quotient(_C12, 6)), 3),
+        ((_C12.irreps()[3], _quotient(_C12, 6)), 5),
     ],
 )
-def test_harmonic_basis_matches_the_plain_construction(group, reps, k):
+def test_harmonic_basis_matches_the_plain_construction(reps, k):
     # The basis is made one component of the Gram matrix at a time, from factors cut to their
     # support, with signs read from chunks: it must be the basis of the plain dense construction,
     # since weights are stored against it.
-    def rep(name):
-        if name == "irrep":
-            return group.irreps()[-1]
-        return getattr(group, f"{name}_representation")
-
-    b = kernel_basis(rep(reps[0]), rep(reps[1]), k, "harmonic")
-    filters, mix = _reference_harmonic_basis(rep(reps[0]), rep(reps[1]), k)
+    b = kernel_basis(*reps, k, "harmonic")
+    filters, mix = _reference_harmonic_basis(*reps, k)
     assert b.filters.shape == filters.shape
     np.testing.assert_allclose(b.filters, filters, atol=1e-12)
     np.testing.assert_allclose(b.init_mix, mix, atol=1e-12)
+
+
+def test_orthonormal_components_are_read_from_both_triangles_of_the_gram_matrix():
+    from eqcnn.kernels._solve import orthonormal_components
+
+    # rounding on one side of the diagonal, an exact zero on the other: one component, not two overlapping
+    t, components = orthonormal_components(np.array([[1.0, 0.0], [1e-30, 1.0]]))
+    assert t.shape == (2, 2) and [idx.tolist() for idx, _ in components] == [[0, 1]]
+    block = np.kron(np.eye(3), [[2.0, 1.0], [1.0, 2.0]])[np.ix_([0, 2, 4, 1, 3, 5], [0, 2, 4, 1, 3, 5])]
+    t, components = orthonormal_components(block)  # three interleaved components of two
+    assert sorted(idx.tolist() for idx, _ in components) == [[0, 3], [1, 4], [2, 5]]
+    np.testing.assert_allclose(t @ block @ t.T, np.eye(6), atol=1e-14)
+    # the same rows, in the same order, as on the whole matrix (1e-300 joins the components, changes nothing else)
+    whole, one = orthonormal_components(block + 1e-300)
+    assert len(one) == 1
+    np.testing.assert_allclose(t, whole, atol=1e-14)
 
 
 _BASES_SCRIPT = """
@@ -259,3 +288,20 @@ def test_canonical_signs_break_ties_by_position_not_by_rounding():
     assert int(np.argmax(np.abs(nudged))) == 2  # (a plain argmax would follow the rounding)
     assert canonical_signs(np.array([[0.1, -0.7, 0.69]])).tolist() == [-1.0]  # no tie: the largest decides
     assert canonical_signs(np.zeros((1, 3))).tolist() == [1.0]
+
+
+def test_a_basis_pickles_and_makes_its_filters_once():
+    import pickle
+    import threading
+
+    R = eqcnn.Dihedral(4).regular_representation
+    b = pickle.loads(pickle.dumps(kernel_basis(R, R, 5)))
+    assert b._filters is None  # made on first use, not pickled
+    seen = []
+    threads = [threading.Thread(target=lambda: seen.append(b.filters)) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len({id(f) for f in seen}) == 1
+    np.testing.assert_array_equal(seen[0], kernel_basis(R, R, 5).filters)

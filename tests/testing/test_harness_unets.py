@@ -163,3 +163,79 @@ def test_too_small_an_input_says_what_size_would_do():
     need = int(note.rsplit("at least ", 1)[1].split(" px")[0])
     bigger = _report(PadUNet(levels=2), size=need + need % 4)
     assert _rows(bigger)["shift (4, 0)"][0] == "pass", str(bigger)
+
+
+class _Pool3UNet(nn.Module):
+    """``levels`` max pools of 3, nearest upsampling back, padded to the skip connection's size."""
+
+    def __init__(self, levels):
+        super().__init__()
+        self.levels = levels
+        self.conv = nn.Conv2d(1, 1, 3, padding=1)
+
+    def forward(self, x):
+        skips = []
+        for _ in range(self.levels):
+            x = torch.relu(self.conv(x))
+            skips.append(x)
+            x = F.max_pool2d(x, 3)
+        for skip in reversed(skips):
+            up = F.interpolate(x, scale_factor=3)
+            dy, dx = skip.shape[-2] - up.shape[-2], skip.shape[-1] - up.shape[-1]
+            x = skip + F.pad(up, [0, dx, 0, dy])
+        return x
+
+
+@pytest.mark.parametrize("levels, period", [(2, 9), (3, 27)])
+def test_internal_periods_of_pools_by_three(levels, period):
+    # read on the meta device with 3456 = 2^7 3^3 more pixels: 96 more read 3 levels of 3 as 24 or 96
+    for n in (64, 100):
+        assert internal_period(_Pool3UNet(levels), torch.zeros(1, 1, n, n), lambda m, t: m(t)) == period
+    assert internal_period(PadUNet(levels=6), torch.zeros(1, 1, 64, 64), lambda m, t: m(t)) == 64
+
+
+class _WidthChecker(nn.Module):
+    """A conv with stride (2, 1), and (if ``bug``) a gain that alternates along the width."""
+
+    def __init__(self, bug):
+        super().__init__()
+        self.conv, self.bug = nn.Conv2d(1, 1, 3, stride=(2, 1), padding=1), bug
+
+    def forward(self, x):
+        y = self.conv(x)
+        return y * (1 + (torch.arange(y.shape[-1]) % 2)) if self.bug else y
+
+
+def test_an_anisotropic_stride_is_not_a_unet():
+    # the maps are 2x smaller along the height only: that is the output's stride there, not a U-Net's
+    # period along both axes (which skipped the odd shifts along the width and passed the bug)
+    from eqcnn.testing._upsampled_shift import internal_periods
+
+    assert internal_periods(_WidthChecker(False), torch.zeros(1, 1, 33, 33), lambda m, t: m(t)) == (2, 1)
+    good = _report(_WidthChecker(False))
+    assert good.receptive_field.stride == (2, 1) and not good.receptive_field.is_upsampling
+    assert [r.status for r in good.rows] == ["pass"] * 3, str(good)
+    bad = _report(_WidthChecker(True))
+    assert _rows(bad)["shift (0, 1)"][0] == "FAIL", str(bad)
+
+
+class _Spectral(nn.Module):
+    """A Fourier layer (circular by construction): rfft2's (H, W // 2 + 1) spectrum is not a smaller map."""
+
+    def __init__(self, bug):
+        super().__init__()
+        self.mix, self.bug = nn.Conv2d(1, 1, 1), bug
+
+    def forward(self, x):
+        y = torch.fft.irfft2(torch.fft.rfft2(x) * 0.5, s=x.shape[-2:]) + self.mix(x)
+        if self.bug:
+            y = y * (1 + (torch.arange(y.shape[-2])[:, None] + torch.arange(y.shape[-1])) % 2)
+        return y
+
+
+def test_complex_spectra_do_not_count_as_feature_maps():
+    good = _report(_Spectral(False), shift_mode="circular")
+    assert not good.receptive_field.is_upsampling
+    assert [r.status for r in good.rows] == ["pass"] * 3, str(good)
+    bad = _report(_Spectral(True), size=34, shift_mode="circular")
+    assert [r.status for r in bad.rows] == ["FAIL"] * 3, str(bad)

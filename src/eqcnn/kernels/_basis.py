@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from functools import lru_cache
 from typing import Literal
 
@@ -27,8 +28,8 @@ class KernelBasis:
         filters: array ``(dim, d_out, d_in, k, k)``, orthonormal in the
             Frobenius inner product; read-only.  For the harmonic basis it is
             made from ``coefficients`` and ``spatial`` on first use (the
-            layers expand regular -> regular filters from those and never
-            need it).
+            layers expand regular -> regular blocks from those, and read it
+            only for blocks into other fields, which are small).
         init_mix: array ``(dim, n)``: the directions a random initial filter is
             drawn from, in the basis' coordinates.  For the harmonic basis these
             are the (ring, frequency) functions, each normalised on its own, so
@@ -78,6 +79,7 @@ class KernelBasis:
         self.spatial.setflags(write=False)
         self.coefficients.setflags(write=False)
         self._filters = filters
+        self._lock = threading.Lock()
         if filters is not None:
             filters.setflags(write=False)
         self.init_mix = np.eye(self.dim) if init_mix is None else np.ascontiguousarray(init_mix)
@@ -86,21 +88,33 @@ class KernelBasis:
         if self.frequencies is not None:
             self.frequencies.setflags(write=False)
 
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        del state["_lock"]  # a lock does not pickle
+        state["_filters"] = None  # remade from the factors on first use (exactly: for pixels, times the identity)
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+
     @property
     def filters(self) -> np.ndarray:
         """The dense filters ``(dim, d_out, d_in, k, k)``, made from the factors on first use.
 
         Large groups' bases run to gigabytes this way (``D16``, regular ->
         regular, k=9: 0.7 GB), and the layers do not need them for regular
-        output fields, so they are not made with the basis.
+        output fields, so they are not made with the basis.  (Made once, also
+        when several threads ask at the same time.)
         """
-        if self._filters is None:
-            k, (n, d_o, d_i, n_sp) = self.kernel_size, self.coefficients.shape
-            flat = self.coefficients.reshape(n * d_o * d_i, n_sp) @ self.spatial.reshape(n_sp, k * k)
-            filters = _drop_rounding(flat.reshape(n, d_o, d_i, k, k))
-            filters.setflags(write=False)
-            self._filters = filters
-        return self._filters
+        with self._lock:
+            if self._filters is None:
+                k, (n, d_o, d_i, n_sp) = self.kernel_size, self.coefficients.shape
+                flat = self.coefficients.reshape(n * d_o * d_i, n_sp) @ self.spatial.reshape(n_sp, k * k)
+                filters = _drop_rounding(flat.reshape(n, d_o, d_i, k, k))
+                filters.setflags(write=False)
+                self._filters = filters
+            return self._filters
 
     def spatial_action(self, g: GroupElement) -> np.ndarray:
         """``T`` ``(n_spatial, n_spatial)`` with ``spatial[s](g^-1 p) = sum_t T[s, t] spatial[t](p)``.
@@ -170,7 +184,8 @@ def kernel_basis(
 
 
 def _drop_rounding(a: np.ndarray) -> np.ndarray:
-    """``a`` (a fresh array, changed in place) with entries below ``1e-14`` of its largest set to exactly zero.
+    """``a`` with entries below ``1e-14`` of its largest set to exactly zero (in place: the callers' arrays are
+    fresh and contiguous; another array is copied first, so use the result).
 
     They are rounding noise (``cos(pi / 2) = 6e-17``) or far Gaussian tails;
     kept, they can become subnormal floats in float32, which slow every GEMM

@@ -126,7 +126,9 @@ def orthonormal_components(
     if n == 0:
         return np.zeros((0, 0)), []
     parts = []
-    for idx in _components(gram != 0):
+    nonzero = gram != 0
+    # both triangles: rounding can leave 1e-32 on one side of the diagonal and an exact zero on the other
+    for idx in _components(nonzero | nonzero.T):
         sub = gram[np.ix_(idx, idx)]
         coeffs, kept = _gram_schmidt(sub, np.eye(len(idx)), rel_tol**2)
         if coeffs.shape[0]:

@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from ._modes import eval_mode
-from ._upsampled_shift import internal_period, upsampling_grid
+from ._upsampled_shift import internal_periods, upsampling_grid
 
 __all__ = ["ReceptiveField", "receptive_field"]
 
@@ -265,8 +265,8 @@ def _pools_inside(
         with eval_mode(mod):
             return mod(x)
 
-    inside = internal_period(m, torch.zeros(shape, dtype=dtype, device=device), run)
-    return any(inside % s == 0 and inside > s for s in stride)
+    inside = internal_periods(m, torch.zeros(shape, dtype=dtype, device=device), run)
+    return any(p % s == 0 and p > s for p, s in zip(inside, stride))  # per axis: a stride (2, 1) is no U-Net
 
 
 def _grid_follows(

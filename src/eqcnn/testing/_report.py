@@ -218,11 +218,11 @@ def _base_size(rf: ReceptiveField, period: int = 1) -> int:
     The shift ``(-s, 2s)`` crops ``2s`` pixels and moves the output by 2; with windows of ``k`` pixels
     that start ``p`` before the image, ``n >= k + 4s + 2(s - 1)`` leaves one pixel whatever ``p``;
     ``k + 6s`` keeps two more in hand.  Through downsampling then upsampling (a U-Net whose feature maps
-    are ``period`` times smaller than its input at the bottom), ``16 * period``: each level of a U-Net
-    about doubles how far its output looks (measured: a 2-level U-Net of 3x3 convs needs 64 px).
+    are ``period`` times smaller than its input at the bottom), ``16 * period`` up to 256: each level of a
+    U-Net about doubles how far its output looks (measured: a 2-level U-Net of 3x3 convs needs 64 px).
     """
     if rf.is_upsampling and not rf.is_fixed_grid:
-        return max(33, 16 * period)
+        return max(33, min(16 * period, 256))  # (a deeper U-Net is skipped with the size it needs)
     if rf.is_global or rf.is_upsampling or rf.is_fixed_grid:
         return 33
     return max(33, max(rf.size) + 6 * max(rf.stride))

@@ -17,7 +17,7 @@ output by ``g``.  Sizes alone miss the pools of a U-Net that pads or resizes
 its upsampled maps to its skip connections' size (its output is the input's
 size at every size): ``p`` is also a multiple of the factor by which the
 model's feature maps are smaller than its input (:func:`internal_period`,
-read from the sizes of the tensors its forward makes).
+read from the sizes of the tensors its forward makes on the ``meta`` device).
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from torch.overrides import TorchFunctionMode
 
 from ._transforms import NotComparable, Shift, shift, shifted_windows
 
-__all__ = ["internal_period", "measurement_cache", "upsampled_shift", "upsampling_grid"]
+__all__ = ["internal_period", "internal_periods", "measurement_cache", "upsampled_shift", "upsampling_grid"]
 
 
 # grids and reaches measured during one report (each shift row would measure them again)
@@ -72,7 +72,7 @@ def _key(model: nn.Module, x: torch.Tensor, *extra: Any) -> tuple:
 
 
 class _SpatialSizes(TorchFunctionMode):
-    """Records the spatial size of every 4-D tensor returned by the torch functions a forward calls."""
+    """Records the spatial size of every real 4-D tensor returned by the torch functions a forward calls."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -81,47 +81,76 @@ class _SpatialSizes(TorchFunctionMode):
     def __torch_function__(self, func, types, args=(), kwargs=None):  # type: ignore[no-untyped-def]
         out = func(*args, **(kwargs or {}))
         for t in out if isinstance(out, (tuple, list)) else (out,):
-            if isinstance(t, torch.Tensor) and t.dim() == 4:
+            # complex tensors are spectra (rfft2: (H, W // 2 + 1)), not maps on the pixel grid
+            if isinstance(t, torch.Tensor) and t.dim() == 4 and t.is_floating_point():
                 self.sizes.append((int(t.shape[-2]), int(t.shape[-1])))
         return out
 
 
-def internal_period(
-    model: nn.Module, x: torch.Tensor, run: Callable[[nn.Module, torch.Tensor], torch.Tensor], grow: int = 96
-) -> int:
-    """The least common multiple of the factors by which the feature maps inside ``model`` are smaller than
-    its input (1 if none is).
+# 2^7 3^3: the factors of U-Nets' pools up to 7 levels of 2 or 3 of 3 divide it. Meta tensors cost nothing,
+# but a forward may make CPU tensors from the input's size (torch.arange(H)), so it stays moderate.
+_META_GROW = 3456
 
-    The forward runs on ``x``'s size and on ``grow`` more pixels per axis, recording the size of every 4-D
-    tensor it makes; a tensor that grows by ``grow / r`` pixels is ``r`` times smaller than the input.
-    ``grow = 96`` finds the factors that divide 96 (2, 3, 4, 6, 8, 12, 16, 32...); tensors of a fixed size
-    (global or adaptive pooling) do not grow and do not count.  1 where the two forwards make different
-    sequences of tensors, or the model does not run on the larger size.
+
+def internal_periods(
+    model: nn.Module, x: torch.Tensor, run: Callable[[nn.Module, torch.Tensor], torch.Tensor]
+) -> tuple[int, int]:
+    """Per axis, the least common multiple of the factors by which the feature maps inside ``model`` are
+    smaller than its input (1 where none is).
+
+    The forward runs on ``x``'s size and on ``G`` more pixels per axis, recording the size of every real
+    4-D tensor it makes; a tensor that grows by ``G / r`` pixels is ``r`` times smaller than the input.
+    Tensors of a fixed size (global or adaptive pooling) do not grow and do not count, nor do maps that
+    grow faster than the input (upsampled ones, attention matrices).  The forwards run on the ``meta``
+    device (shapes only) with ``G = 3456 = 2^7 3^3`` (factors ``2^a 3^b``, ``a <= 7``, ``b <= 3``, are
+    read exactly; others, such as 5, are missed); a model that cannot run there (it mixes tensors of
+    its own on the CPU into the computation) runs for real with ``G = 96``.  ``(1, 1)`` where the two
+    forwards make different sequences of tensors, or the model fails on the larger size.
     """
+    from ..nn._exactness import _meta_probe
 
-    def sizes(inp: torch.Tensor) -> list[tuple[int, int]] | None:
+    def sizes(m: nn.Module, inp: torch.Tensor, real: bool) -> list[tuple[int, int]] | None:
         rec = _SpatialSizes()
         try:
             with rec, torch.no_grad():
-                run(model, inp)
-        except Exception:  # the model's own error at this size
+                run(m, inp) if real else m(inp)
+        except Exception:  # the model's own error at this size, or on the meta device
             return None
         return rec.sizes
 
-    def measure() -> int:
-        H, W = x.shape[-2:]
-        a = sizes(x)
-        b = sizes(x.new_zeros((*x.shape[:-2], H + grow, W + grow)))
+    def periods(a: list[tuple[int, int]] | None, b: list[tuple[int, int]] | None, grow: int) -> tuple[int, int] | None:
         if a is None or b is None or len(a) != len(b):
-            return 1
-        period = 1
-        for (h1, w1), (h2, w2) in zip(a, b):
-            for d in (h2 - h1, w2 - w1):
+            return None
+        out = [1, 1]
+        for s1, s2 in zip(a, b):
+            for axis in (0, 1):
+                d = s2[axis] - s1[axis]
                 if d > 0 and grow % d == 0 and grow // d > 1:
-                    period = math.lcm(period, grow // d)
-        return period
+                    out[axis] = math.lcm(out[axis], grow // d)
+        return out[0], out[1]
 
-    return int(_cached(_key(model, x, "internal", grow), measure))
+    def measure() -> tuple[int, int]:
+        H, W = x.shape[-2:]
+        lead = tuple(x.shape[:-2])
+        try:
+            probe = _meta_probe(model)
+        except Exception:  # a model that cannot be copied to the meta device
+            probe = None
+        if probe is not None:
+            base = sizes(probe, torch.empty((*lead, H, W), device="meta", dtype=x.dtype), False)
+            big = torch.empty((*lead, H + _META_GROW, W + _META_GROW), device="meta", dtype=x.dtype)
+            found = periods(base, sizes(probe, big, False), _META_GROW)
+            if found is not None:
+                return found
+        big = x.new_zeros((*lead, H + 96, W + 96))
+        return periods(sizes(model, x, True), sizes(model, big, True), 96) or (1, 1)
+
+    return _cached(_key(model, x, "internal"), measure)  # type: ignore[no-any-return]
+
+
+def internal_period(model: nn.Module, x: torch.Tensor, run: Callable[[nn.Module, torch.Tensor], torch.Tensor]) -> int:
+    """The period both axes follow: the least common multiple of :func:`internal_periods`."""
+    return math.lcm(*internal_periods(model, x, run))
 
 
 def _fails_on(H: int, W: int, what: str, e: Exception) -> NotComparable:
