@@ -237,17 +237,18 @@ def _empirical(m: nn.Module, shape: tuple[int, ...], trials: int = 3) -> Recepti
     return ReceptiveField(tuple(size), tuple(stride), tuple(pad), "empirical", is_fixed_grid=fixed)  # type: ignore[arg-type]
 
 
+def _eval_run(mod: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    with eval_mode(mod):
+        return mod(x)
+
+
 def _resamples(m: nn.Module, shape: tuple[int, ...], dtype: torch.dtype, device: torch.device) -> bool:
     """Whether ``m``'s output grows by a fixed number of pixels for every ``p`` input pixels
     (:func:`~eqcnn.testing._upsampled_shift.upsampling_grid`), as a U-Net's does, where one step of the
     stride read from gradients does not describe it."""
 
-    def run(mod: nn.Module, x: torch.Tensor) -> torch.Tensor:
-        with eval_mode(mod):
-            return mod(x)
-
     try:
-        upsampling_grid(m, torch.zeros(shape, dtype=dtype, device=device), run)
+        upsampling_grid(m, torch.zeros(shape, dtype=dtype, device=device), _eval_run)
     except Exception:  # NotComparable, or the model's own error at this size
         return False
     return True
@@ -261,11 +262,7 @@ def _pools_inside(
     that pads or resizes its upsampled maps to its skip connections' size; see
     :func:`~eqcnn.testing._upsampled_shift.internal_period`)."""
 
-    def run(mod: nn.Module, x: torch.Tensor) -> torch.Tensor:
-        with eval_mode(mod):
-            return mod(x)
-
-    inside = internal_periods(m, torch.zeros(shape, dtype=dtype, device=device), run)
+    inside = internal_periods(m, torch.zeros(shape, dtype=dtype, device=device), _eval_run)
     return any(p % s == 0 and p > s for p, s in zip(inside, stride))  # per axis: a stride (2, 1) is no U-Net
 
 
