@@ -239,3 +239,19 @@ def test_complex_spectra_do_not_count_as_feature_maps():
     assert [r.status for r in good.rows] == ["pass"] * 3, str(good)
     bad = _report(_Spectral(True), size=34, shift_mode="circular")
     assert [r.status for r in bad.rows] == ["FAIL"] * 3, str(bad)
+
+
+def test_circular_shifts_through_upsampling_need_an_output_that_tiles_the_input():
+    # a 2x pool then a 2x upsampling: 33 px give 32, which does not tile 33 (the rolled output is not the
+    # output of the rolled input); 34 px do
+    net = nn.Sequential(
+        nn.Conv2d(1, 2, 3, padding=1, padding_mode="circular"), nn.MaxPool2d(2), nn.Upsample(scale_factor=2)
+    )
+    odd = _report(net, size=33, shift_mode="circular")
+    status, note = _rows(odd)["shift (2, 0)"]
+    assert status == "skip" and "tile the input: the output is 32x32 on 33x33" in note, note
+    even = _report(net, size=34, shift_mode="circular")
+    assert [r.status for r in even.rows] == ["pass"] * 3, str(even)
+    strided = nn.Conv2d(1, 1, 3, stride=2, padding=1, padding_mode="circular")
+    status, note = _rows(_report(strided, size=5, shift_mode="circular"))["shift (2, 0)"]
+    assert status == "skip" and "the output is 3x3 on 5x5, not 1/2 x 1/2 of it" in note, note

@@ -23,6 +23,7 @@ from ._transforms import (
     Transform,
     act,
     as_transform,
+    check_tiles,
     is_exact,
     shift,
     shifted_windows,
@@ -105,7 +106,7 @@ def compare(
         if rf.is_fixed_grid:
             raise NotComparable(_FIXED_GRID)
         if rf.is_upsampling:  # the output moves by the upsampling factor times the shift
-            return upsampled_shift(model, x, t, _run, circular=asked_circular and shift_mode == "circular")
+            return upsampled_shift(model, x, t, _run, circular=asked_circular)
         if rf.is_global:  # every output sees the whole input: it must not change (circular shifts only)
             if shift_mode != "circular":
                 raise NotComparable(
@@ -120,13 +121,8 @@ def compare(
         if shift_mode == "circular":
             y = _run(model, x)
             H, W = x.shape[-2:]
-            if y.dim() >= 3 and S != (1, 1) and (y.shape[-2] * S[0], y.shape[-1] * S[1]) != (H, W):
-                # the output samples the circle only if its pixels tile the input: H = H' * stride
-                ho, wo = y.shape[-2:]
-                raise NotComparable(
-                    f"circular shifts need the output grid to tile the input: output {ho}x{wo} times stride {S} "
-                    f"covers {ho * S[0]}x{wo * S[1]}, not {H}x{W}; use an input size that is a multiple of the stride"
-                )
+            if y.dim() >= 3 and S != (1, 1):  # a strided output samples the circle only if it tiles the input
+                check_tiles((y.shape[-2], y.shape[-1]), (H, W), S, (1, 1))
             a = _run(model, shift(x, t.dy, t.dx))
             if decl.out_type_for(y) is None or y.dim() == 2:
                 return a, y, None

@@ -36,6 +36,21 @@ def shifted_windows(x: torch.Tensor, t: Shift) -> tuple[torch.Tensor, torch.Tens
     return x[..., r1, c1], x[..., r2, c2]
 
 
+def check_tiles(
+    out_hw: tuple[int, int], in_hw: tuple[int, int], period: tuple[int, int], growth: tuple[int, int]
+) -> None:
+    """Raise ``NotComparable`` unless an output grid of ``growth`` pixels per ``period`` input pixels tiles the
+    input (``H' p = H g`` per axis): only then is a rolled output the output of the rolled input (a stride
+    ``s`` is ``period = s``, ``growth = 1``; a 2x upsampling after a 2x pool, ``period = growth = 2``)."""
+    (ho, wo), (H, W) = out_hw, in_hw
+    if (ho * period[0], wo * period[1]) != (H * growth[0], W * growth[1]):
+        raise NotComparable(
+            f"circular shifts need the output grid to tile the input: the output is {ho}x{wo} on {H}x{W}, not "
+            f"{growth[0]}/{period[0]} x {growth[1]}/{period[1]} of it; use an input size that is a multiple of "
+            f"{max(period)}"
+        )
+
+
 def shift(x: torch.Tensor, dy: int, dx: int, mode: ShiftMode = "circular") -> torch.Tensor:
     """Move the content of ``x`` (shape ``(..., H, W)``) down by ``dy`` and right by ``dx`` pixels.
 

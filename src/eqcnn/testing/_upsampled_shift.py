@@ -32,7 +32,7 @@ import torch
 from torch import nn
 from torch.overrides import TorchFunctionMode
 
-from ._transforms import NotComparable, Shift, shift, shifted_windows
+from ._transforms import NotComparable, Shift, check_tiles, shift, shifted_windows
 
 __all__ = ["internal_period", "internal_periods", "measurement_cache", "upsampled_shift", "upsampling_grid"]
 
@@ -317,11 +317,7 @@ def upsampled_shift(
     k = (t.dy // p * g[0], t.dx // p * g[1])
     if circular:
         y = run(model, x)
-        if (y.shape[-2] * p, y.shape[-1] * p) != (H * g[0], W * g[1]):
-            raise NotComparable(
-                f"circular shifts need the output grid to tile the input: the output is {tuple(y.shape[-2:])} on "
-                f"{H}x{W}, not {g[0]}/{p} and {g[1]}/{p} of it; use an input size that is a multiple of {p}"
-            )
+        check_tiles((y.shape[-2], y.shape[-1]), (H, W), (p, p), g)
         return run(model, shift(x, t.dy, t.dx)), shift(y, *k), None
     ay, ax = abs(t.dy), abs(t.dx)
     if ay >= H - 2 or ax >= W - 2:
