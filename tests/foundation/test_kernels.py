@@ -211,6 +211,8 @@ _C12 = eqcnn.Cyclic(12)
     [
         ((eqcnn.Cyclic(8).regular_representation, eqcnn.Cyclic(8).regular_representation), 5),
         ((eqcnn.Cyclic(4).trivial_representation, eqcnn.Cyclic(4).regular_representation), 3),
+        # frequencies 0 and 4 meet in C4's trivial irrep: the Gram matrix couples them across frequency blocks
+        ((eqcnn.Cyclic(4).regular_representation, eqcnn.Cyclic(4).regular_representation), 7),
         ((eqcnn.Cyclic(16).regular_representation, eqcnn.Cyclic(16).regular_representation), 3),
         ((eqcnn.Dihedral(4).regular_representation, eqcnn.Dihedral(4).regular_representation), 5),
         ((eqcnn.Dihedral(4).regular_representation, eqcnn.Dihedral(4).irreps()[-1]), 4),
@@ -220,15 +222,57 @@ _C12 = eqcnn.Cyclic(12)
         ((_C12.irreps()[3], _quotient(_C12, 6)), 5),
     ],
 )
-def test_harmonic_basis_matches_the_plain_construction(reps, k):
-    # The basis is made one component of the Gram matrix at a time, from factors cut to their
-    # support, with signs read from chunks: it must be the basis of the plain dense construction,
-    # since weights are stored against it.
-    b = kernel_basis(*reps, k, "harmonic")
+@pytest.mark.parametrize("mixing", ["by frequency", "by component"])
+def test_harmonic_basis_matches_the_plain_construction(reps, k, mixing, monkeypatch):
+    # The basis is made from the factors, by a triangular inverse or Gram-Schmidt per component of the
+    # Gram matrix, then mixed in one product per frequency (small groups) or one component at a time
+    # from factors cut to their support (large ones), with signs read from each filter's nonzero
+    # channels: either way it must be the basis of the plain dense construction, since weights are
+    # stored against it.
+    from eqcnn.kernels import _harmonic
+
+    monkeypatch.setattr(_harmonic, "_DENSE_MIX", 1 << 62 if mixing == "by frequency" else 0)
+    h = _harmonic.harmonic_basis(*reps, k)
     filters, mix = _reference_harmonic_basis(*reps, k)
-    assert b.filters.shape == filters.shape
-    np.testing.assert_allclose(b.filters, filters, atol=1e-12)
-    np.testing.assert_allclose(b.init_mix, mix, atol=1e-12)
+    got = np.einsum("jois,syx->joiyx", h.coefficients, h.spatial)
+    assert got.shape == filters.shape
+    np.testing.assert_allclose(got, filters, atol=1e-12)
+    np.testing.assert_allclose(h.init_mix, mix, atol=1e-12)
+    np.testing.assert_allclose(kernel_basis(*reps, k, "harmonic").filters, filters, atol=1e-12)
+
+
+@pytest.mark.parametrize(
+    "G, pair",
+    [
+        (eqcnn.Cyclic(4), ("trivial", "regular")),
+        (eqcnn.Cyclic(8), ("regular", "regular")),
+        (eqcnn.Dihedral(4), ("regular", "regular")),
+        (eqcnn.Dihedral(3), ("regular", "trivial")),
+        (_C12, ("quotient", "regular")),
+    ],
+    ids=repr,
+)
+def test_permutation_solutions_are_the_generic_null_space(G, pair):
+    # solutions carried along orbits of channel pairs: orthonormal, and the same space as the null space
+    # of the constraint on the generators, at every frequency (each stabiliser fixing its own part)
+    from eqcnn.kernels._harmonic import _permutation_solutions, harmonic_action
+    from eqcnn.kernels._solve import null_space
+
+    named = {"trivial": G.trivial_representation, "regular": G.regular_representation}
+    rep_in, rep_out = (_quotient(G, 6) if n == "quotient" else named[n] for n in pair)
+    assert rep_in.is_permutation and rep_out.is_permutation
+    for m in range(4):
+        a = 1 if m == 0 else 2
+        sols = _permutation_solutions(rep_in, rep_out, m).reshape(-1, rep_out.size * rep_in.size * a)
+        cons = [
+            np.kron(np.kron(rep_out(g), rep_in(g)), np.eye(a))
+            - np.kron(np.eye(rep_out.size * rep_in.size), harmonic_action(m, g).T)
+            for g in G.generators
+        ]
+        generic = null_space(cons, sols.shape[1])
+        assert len(sols) == len(generic) > 0, m
+        np.testing.assert_allclose(sols @ sols.T, np.eye(len(sols)), atol=1e-12)
+        np.testing.assert_allclose(sols.T @ sols, generic.T @ generic, atol=1e-12)
 
 
 def test_orthonormal_components_are_read_from_both_triangles_of_the_gram_matrix():
@@ -277,6 +321,49 @@ def test_harmonic_bases_do_not_depend_on_the_blas_thread_count(tmp_path):
     assert set(one.files) == set(two.files) and len(one.files) == 8
     for name in one.files:
         np.testing.assert_allclose(one[name], two[name], rtol=0, atol=1e-9, err_msg=name)
+
+
+def test_a_triangular_inverse_is_gram_schmidt_where_it_is_trusted():
+    from eqcnn.kernels._solve import _by_cholesky, _gram_schmidt, orthonormal_components
+
+    rng = np.random.default_rng(3)
+    v = rng.standard_normal((5, 8))
+    well = v @ v.T
+    near = v.copy()
+    near[4] = near[:4].sum(0) + 1e-4 * rng.standard_normal(8)  # keeps ~1e-9 of its norm: Gram-Schmidt's call
+    dependent = v.copy()
+    dependent[2] = dependent[0] - dependent[1]  # rank 4: Gram-Schmidt drops it
+    tri, ok = _by_cholesky(np.stack([well, near @ near.T, dependent @ dependent.T, well]))
+    assert ok.tolist() == [True, False, False, True]  # one singular matrix does not fail the others
+    np.testing.assert_allclose(tri[0], _gram_schmidt(well, np.eye(5), 1e-12)[0], atol=1e-12)
+    np.testing.assert_array_equal(tri[3], tri[0])
+    # three components of one size, one of them singular, solved together: as each on its own
+    blocks = [well, dependent @ dependent.T, well[::-1, ::-1]]
+    whole = np.zeros((15, 15))
+    for i, b in enumerate(blocks):
+        whole[5 * i : 5 * i + 5, 5 * i : 5 * i + 5] = b
+    t, components = orthonormal_components(whole)
+    assert [len(rows) for _, rows in components] == [5, 4, 5]
+    np.testing.assert_allclose(t @ whole @ t.T, np.eye(14), atol=1e-12)
+    for (idx, rows), b in zip(components, blocks):
+        alone, _ = orthonormal_components(b)
+        np.testing.assert_allclose(t[np.ix_(rows, idx)], alone, atol=1e-12)
+
+
+def test_signs_from_the_nonzero_parts_of_rows_are_the_signs_of_the_rows():
+    from eqcnn.kernels._solve import canonical_signs, sparse_canonical_signs
+
+    rng = np.random.default_rng(0)
+    parts, width = 7, 4
+    full = rng.choice([-1.0, 1.0], (40, parts, width)) * rng.choice([0.25, 0.5, 1.0], (40, parts, width))
+    full *= 1.0 + 1e-15 * rng.standard_normal(full.shape)  # ties of both signs, in rounding
+    full[rng.random((40, parts)) < 0.6] = 0.0  # most parts zero
+    full[[0, 17, 39]] = 0.0  # and some rows entirely
+    row, part = np.nonzero(np.any(full != 0, axis=2))
+    got = sparse_canonical_signs(full[row, part], row, 40)
+    np.testing.assert_array_equal(got, canonical_signs(full.reshape(40, -1)))
+    assert (got == -1).any() and (got == 1).any() and len(np.unique(row)) < 40  # both signs, and zero rows
+    assert sparse_canonical_signs(np.zeros((0, width)), np.zeros(0, dtype=np.int64), 3).tolist() == [1.0] * 3
 
 
 def test_canonical_signs_break_ties_by_position_not_by_rounding():

@@ -29,7 +29,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ..groups import GroupElement, Representation
-from ._solve import canonical_signs, null_space, orthonormal_components
+from ._solve import canonical_signs, null_space, orthonormal_components, sparse_canonical_signs
 
 __all__ = [
     "HarmonicBasis",
@@ -94,30 +94,42 @@ def _permutation_solutions(rep_in: Representation, rep_out: Representation, m: i
     pair of each orbit, fixed by the pair's stabiliser, and carry it along the
     orbit.  No eigenproblem, and the result is orthonormal by construction.
     """
-    group = rep_in.group
     a = 1 if m == 0 else 2
-    d_o, d_i = rep_out.size, rep_in.size
-    perm_o = [rep_out.matrices[g.index].argmax(axis=0) for g in group.elements]  # rho(g) e_j = e_perm[j]
-    perm_i = [rep_in.matrices[g.index].argmax(axis=0) for g in group.elements]
-    actions = [harmonic_action(m, g) for g in group.elements]
-    seen = np.zeros((d_o, d_i), dtype=bool)
+    actions = np.stack([harmonic_action(m, g) for g in rep_in.group.elements])  # (|G|, a, a)
     out = []
-    for o in range(d_o):
-        for i in range(d_i):
+    for images, stab, size in _pair_orbits(rep_in, rep_out):
+        fixed = null_space([actions[gi] - np.eye(a) for gi in stab if gi != 0], a)
+        if not len(fixed):
+            continue
+        sols = np.zeros((len(fixed), rep_out.size, rep_in.size, a))
+        # pair g p gets M_m(g) c; the elements of the stabiliser write the same value again
+        sols[:, images[:, 0], images[:, 1]] = np.einsum("gab,fb->fga", actions, fixed)
+        out.append(sols / np.sqrt(size))
+    return np.concatenate(out) if out else np.zeros((0, rep_out.size, rep_in.size, a))
+
+
+@lru_cache(maxsize=1024)
+def _pair_orbits(rep_in: Representation, rep_out: Representation) -> list[tuple[np.ndarray, list[int], int]]:
+    """The orbits of channel pairs under two permutation representations, in order of their first pair.
+
+    Each as ``(images, stabiliser, size)``: the image ``g p`` of the orbit's
+    first pair ``p`` under every element ``g`` (``(|G|, 2)``), the elements
+    fixing ``p``, and the number of distinct pairs.
+    """
+    group = rep_in.group
+    perm_o = np.stack([rep_out.matrices[g.index].argmax(axis=0) for g in group.elements])  # rho(g) e_j = e_perm[j]
+    perm_i = np.stack([rep_in.matrices[g.index].argmax(axis=0) for g in group.elements])
+    seen = np.zeros((rep_out.size, rep_in.size), dtype=bool)
+    orbits = []
+    for o in range(rep_out.size):
+        for i in range(rep_in.size):
             if seen[o, i]:
                 continue
-            images = [(int(perm_o[gi][o]), int(perm_i[gi][i])) for gi in range(group.order)]
-            stab = [gi for gi, q in enumerate(images) if q == (o, i)]
-            fixed = null_space([actions[gi] - np.eye(a) for gi in stab if gi != 0], a)
-            orbit = set(images)
-            for c in fixed:
-                sol = np.zeros((d_o, d_i, a))
-                for gi, (qo, qi) in enumerate(images):
-                    sol[qo, qi] = actions[gi] @ c
-                out.append(sol / np.sqrt(len(orbit)))
-            for qo, qi in orbit:
-                seen[qo, qi] = True
-    return np.array(out).reshape(-1, d_o, d_i, a)
+            images = np.stack([perm_o[:, o], perm_i[:, i]], axis=1)
+            stab = np.flatnonzero((images[:, 0] == o) & (images[:, 1] == i)).tolist()
+            seen[images[:, 0], images[:, 1]] = True
+            orbits.append((images, stab, group.order // len(stab)))
+    return orbits
 
 
 class HarmonicFactors(NamedTuple):
@@ -187,6 +199,116 @@ class HarmonicBasis(NamedTuple):
 
 
 _CHUNK = 1 << 23  # float64 coefficients per chunk of filters (64 MB) while the basis is made
+_DENSE_MIX = 1 << 23  # multiply-adds up to which the basis is mixed in one product per frequency (measured crossover)
+
+
+class _Run(NamedTuple):
+    """Consecutive blocks of one frequency: they share their angular solutions, ring after ring."""
+
+    solutions: np.ndarray  # (j, d_out, d_in, a)
+    first: int  # the first raw function (row of the Gram matrix) of the run
+    spatial: np.ndarray  # (rings, a): the spatial functions of each ring's block
+
+
+def _runs(blocks: list[tuple[np.ndarray, list[int]]], offsets: np.ndarray) -> list[_Run]:
+    runs: list[_Run] = []
+    for b, (c, s_idx) in enumerate(blocks):
+        if runs and runs[-1].solutions is c:
+            runs[-1] = runs[-1]._replace(spatial=np.vstack([runs[-1].spatial, s_idx]))
+        else:
+            runs.append(_Run(c, int(offsets[b]), np.array([s_idx])))
+    return runs
+
+
+def _raw_gram(runs: list[_Run], n_raw: int, ss: np.ndarray, pairs: int) -> np.ndarray:
+    """The Gram matrix of the raw filters, from the Gram matrices of their two factors.
+
+    Filled one pair of runs (frequencies) at a time: the solutions' channel
+    inner products ``(j, a) x (k, b)`` once, contracted with the spatial inner
+    products ``ss`` of every pair of rings.
+    """
+    flat = [np.ascontiguousarray(r.solutions.transpose(0, 3, 1, 2).reshape(-1, pairs)) for r in runs]
+    gram = np.zeros((n_raw, n_raw))
+    for i1, (c1, o1, s1) in enumerate(runs):
+        for i2, (c2, o2, s2) in enumerate(runs[: i1 + 1]):
+            inner = (flat[i1] @ flat[i2].T).reshape(c1.shape[0], c1.shape[3], c2.shape[0], c2.shape[3])
+            spatial = ss[s1[:, :, None, None], s2[None, None, :, :]]  # (rings 1, a, rings 2, b)
+            g = np.einsum("jakb,rasb->rjsk", inner, spatial).reshape(len(s1) * c1.shape[0], len(s2) * c2.shape[0])
+            gram[o1 : o1 + g.shape[0], o2 : o2 + g.shape[1]] = g
+            gram[o2 : o2 + g.shape[1], o1 : o1 + g.shape[0]] = g.T
+    return gram
+
+
+def _mix_by_frequency(
+    coeffs: np.ndarray, runs: list[_Run], flat_s: np.ndarray, pairs: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The basis' coefficients ``(dim, pairs, n_spatial)`` and signs: one product per run of every basis filter.
+
+    A run's raw function ``(ring r, solution j)`` is ``solutions[j, :, :, a]``
+    on spatial function ``spatial[r, a]``, a different one for every
+    ``(r, a)``: so the basis filters' coefficients on those spatial functions
+    are ``coeffs`` (on the run's raw functions) times the solutions.
+    """
+    dim, n_sp = len(coeffs), len(flat_s)
+    mixed = np.zeros((dim, pairs, n_sp))
+    for c, first, s_idx in runs:
+        j, a = c.shape[0], c.shape[3]
+        x = coeffs[:, first : first + len(s_idx) * j].reshape(dim * len(s_idx), j)
+        y = (x @ c.reshape(j, pairs * a)).reshape(dim, len(s_idx), pairs, a)
+        mixed[:, :, s_idx.reshape(-1)] = y.transpose(0, 2, 1, 3).reshape(dim, pairs, -1)
+    # the sign rule on the sampled filters, from the channel pairs each filter is nonzero on
+    row, pair = np.nonzero(np.any(mixed != 0, axis=2))
+    signs = sparse_canonical_signs(mixed[row, pair] @ flat_s, row, dim)  # tie-tolerant
+    mixed *= signs[:, None, None]
+    return mixed, signs
+
+
+def _mix_by_component(
+    coeffs: np.ndarray,
+    components: list[tuple[np.ndarray, np.ndarray]],
+    blocks: list[tuple[np.ndarray, list[int]]],
+    offsets: np.ndarray,
+    flat_s: np.ndarray,
+    pairs: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_mix_by_frequency` for large groups, one component of the Gram matrix at a time.
+
+    A basis filter mixes the raw functions of one component only (one orbit
+    of channel pairs between permutation representations), so each component
+    is mixed on its own, from the angular factors cut to their support, in
+    chunks of bounded memory: the dense product would take gigabytes.
+    """
+    dim, n_sp, k2 = len(coeffs), len(flat_s), flat_s.shape[1]
+    component_of = np.empty(coeffs.shape[1], dtype=np.int64)
+    for c, (raw, _) in enumerate(components):
+        component_of[raw] = c
+    by_component: list[list[tuple[np.ndarray, np.ndarray, list[int], np.ndarray]]] = [[] for _ in components]
+    for cols, where, s_idx, values in _pieces(blocks, offsets, pairs):
+        labels = component_of[cols]
+        for c in np.unique(labels):
+            inside = labels == c
+            by_component[c].append((cols[inside], where, s_idx, values[inside]))
+    mixed = np.zeros((dim, pairs, n_sp))
+    signs = np.ones(dim)
+    for (_, rows), pieces in zip(components, by_component):
+        if not len(rows) or not pieces:
+            continue
+        support = np.unique(np.concatenate([where for _, where, _, _ in pieces]))
+        step = max(1, _CHUNK // max(len(support) * max(n_sp, k2), 1))  # bounded memory for large components
+        for r in range(0, len(rows), step):
+            part_rows = rows[r : r + step]
+            local = np.zeros((len(part_rows), len(support), n_sp))
+            for cols, where, s_idx, values in pieces:
+                part = (coeffs[np.ix_(part_rows, cols)] @ values).reshape(len(part_rows), len(where), len(s_idx))
+                at = np.searchsorted(support, where)
+                for a, s in enumerate(s_idx):
+                    local[:, at, s] += part[:, :, a]
+            # the sign rule on the sampled filters: the pairs outside the support hold exact zeros
+            samples = local.reshape(-1, n_sp) @ flat_s
+            signs[part_rows] = canonical_signs(samples.reshape(len(part_rows), -1))  # tie-tolerant
+            local *= signs[part_rows, None, None]
+            mixed[part_rows[:, None], support[None, :]] = local
+    return mixed, signs
 
 
 def _pieces(
@@ -228,7 +350,10 @@ def harmonic_basis(rep_in: Representation, rep_out: Representation, kernel_size:
     representations a component is one orbit of channel pairs, so a
     regular -> regular basis costs |G| small problems, not one of |G| times
     the size (``D16``, k=9: 0.6 s instead of 5.9 s; the dense filters, 0.7 GB,
-    are never formed).
+    are never formed).  The orthonormal filters are then mixed from the
+    factors in one product per frequency (:func:`_mix_by_frequency`), or, for
+    large groups where that would multiply mostly zeros, one component at a
+    time (:func:`_mix_by_component`): the same basis, to rounding.
     """
     spatial, blocks, freqs = harmonic_factors(rep_in, rep_out, kernel_size)
     d_o, d_i, k = rep_out.size, rep_in.size, kernel_size
@@ -236,59 +361,20 @@ def harmonic_basis(rep_in: Representation, rep_out: Representation, kernel_size:
     if not blocks:
         return HarmonicBasis(np.zeros((0, 0)), np.zeros((0, d_o, d_i, n_sp)), spatial, freqs)
     flat_s = spatial.reshape(n_sp, k * k)
-    ss = flat_s @ flat_s.T
-    sizes = [c.shape[0] for c, _ in blocks]
-    offsets = np.concatenate([[0], np.cumsum(sizes)])
-    gram = np.zeros((offsets[-1], offsets[-1]))
-    # channel inner products of the angular factors, once per pair of factors (blocks of the same
-    # frequency share theirs): (j, a) x (k, b) for factor shapes (j, d_o, d_i, a) and (k, d_o, d_i, b)
-    flat_c = {id(c): np.ascontiguousarray(c.transpose(0, 3, 1, 2).reshape(-1, d_o * d_i)) for c, _ in blocks}
-    inner: dict[tuple[int, int], np.ndarray] = {}
-    for b1, (c1, s1) in enumerate(blocks):
-        for b2, (c2, s2) in enumerate(blocks[: b1 + 1]):
-            key = (id(c1), id(c2))
-            if key not in inner:
-                inner[key] = (flat_c[id(c1)] @ flat_c[id(c2)].T).reshape(c1.shape[0], c1.shape[3], c2.shape[0], -1)
-            g = np.einsum("jakb,ab->jk", inner[key], ss[np.ix_(s1, s2)])
-            gram[offsets[b1] : offsets[b1 + 1], offsets[b2] : offsets[b2 + 1]] = g
-            gram[offsets[b2] : offsets[b2 + 1], offsets[b1] : offsets[b1 + 1]] = g.T
+    pairs = d_o * d_i
+    offsets = np.concatenate([[0], np.cumsum([c.shape[0] for c, _ in blocks])])
+    runs = _runs(blocks, offsets)
+    gram = _raw_gram(runs, int(offsets[-1]), flat_s @ flat_s.T, pairs)
     coeffs, components = orthonormal_components(gram)
-    dim, pairs = coeffs.shape[0], d_o * d_i
-    # coefficients[j] = sum_b coeffs[j, b] (C_b (x) S_b). A basis filter mixes the raw functions of one
-    # component of the Gram matrix only (one orbit of channel pairs between permutation representations),
-    # so each component is mixed on its own, from the angular factors cut to their support
-    component_of = np.empty(len(gram), dtype=np.int64)
-    for c, (raw, _) in enumerate(components):
-        component_of[raw] = c
-    by_component: list[list[tuple[np.ndarray, np.ndarray, list[int], np.ndarray]]] = [[] for _ in components]
-    for cols, where, s_idx, values in _pieces(blocks, offsets, pairs):
-        labels = component_of[cols]
-        for c in np.unique(labels):
-            inside = labels == c
-            by_component[c].append((cols[inside], where, s_idx, values[inside]))
-    mixed = np.zeros((dim, pairs, n_sp))
-    signs = np.ones(dim)
-    init_mix = np.zeros((dim, len(gram)))
-    scale = 1.0 / np.sqrt(np.diag(gram))
-    for (raw, rows), pieces in zip(components, by_component):
-        if not len(rows) or not pieces:
-            continue
-        support = np.unique(np.concatenate([where for _, where, _, _ in pieces]))
-        step = max(1, _CHUNK // max(len(support) * max(n_sp, k * k), 1))  # bounded memory for large components
-        for r in range(0, len(rows), step):
-            part_rows = rows[r : r + step]
-            local = np.zeros((len(part_rows), len(support), n_sp))
-            for cols, where, s_idx, values in pieces:
-                part = (coeffs[np.ix_(part_rows, cols)] @ values).reshape(len(part_rows), len(where), len(s_idx))
-                at = np.searchsorted(support, where)
-                for a, s in enumerate(s_idx):
-                    local[:, at, s] += part[:, :, a]
-            # the sign rule on the sampled filters: the pairs outside the support hold exact zeros
-            samples = local.reshape(-1, n_sp) @ flat_s
-            signs[part_rows] = canonical_signs(samples.reshape(len(part_rows), -1))  # tie-tolerant
-            local *= signs[part_rows, None, None]
-            mixed[part_rows[:, None], support[None, :]] = local
-        # the raw functions, each normalised, in the coordinates of the orthonormal basis: raw_j = sum_i R[i, j] f_i
-        init_mix[np.ix_(rows, raw)] = (signs[rows, None] * coeffs[np.ix_(rows, raw)]) @ gram[np.ix_(raw, raw)]
-        init_mix[np.ix_(rows, raw)] *= scale[raw]
+    dim = coeffs.shape[0]
+    if dim * len(gram) * pairs * 2 <= _DENSE_MIX:
+        mixed, signs = _mix_by_frequency(coeffs, runs, flat_s, pairs)
+        init_mix = (signs[:, None] * coeffs) @ gram
+    else:
+        mixed, signs = _mix_by_component(coeffs, components, blocks, offsets, flat_s, pairs)
+        init_mix = np.zeros((dim, len(gram)))
+        for raw, rows in components:  # zero across components, where the Gram matrix is exactly zero
+            init_mix[np.ix_(rows, raw)] = (signs[rows, None] * coeffs[np.ix_(rows, raw)]) @ gram[np.ix_(raw, raw)]
+    # the raw functions, each normalised, in the coordinates of the orthonormal basis: raw_j = sum_i R[i, j] f_i
+    init_mix /= np.sqrt(np.diag(gram))[None, :]
     return HarmonicBasis(init_mix, mixed.reshape(dim, d_o, d_i, n_sp), spatial, freqs)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 
 __all__ = ["canonical_signs", "null_space", "orthonormal_coefficients", "orthonormal_components"]
@@ -125,16 +127,23 @@ def orthonormal_components(
     n = gram.shape[0]
     if n == 0:
         return np.zeros((0, 0)), []
-    parts = []
     nonzero = gram != 0
     # both triangles: rounding can leave 1e-32 on one side of the diagonal and an exact zero on the other
-    for idx in _components(nonzero | nonzero.T):
-        sub = gram[np.ix_(idx, idx)]
-        coeffs, kept = _gram_schmidt(sub, np.eye(len(idx)), rel_tol**2)
-        if coeffs.shape[0]:
-            e2, v2 = np.linalg.eigh(coeffs @ sub @ coeffs.T)
-            coeffs = ((v2 / np.sqrt(e2)) @ v2.T) @ coeffs
-        parts.append((idx, coeffs, idx[kept]))
+    comps = _components(nonzero | nonzero.T)
+    parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = [(idx, idx, idx) for idx in comps]  # (all filled below)
+    by_size: dict[int, list[int]] = {}
+    for c, idx in enumerate(comps):
+        by_size.setdefault(len(idx), []).append(c)
+    for members in by_size.values():  # components of one size are solved together (a permutation basis: all)
+        at = np.stack([comps[c] for c in members])
+        subs = gram[at[:, :, None], at[:, None, :]]
+        tri, ok = _by_cholesky(subs)
+        good = np.flatnonzero(ok)
+        for i, coeffs in zip(good, _polish(tri[good], subs[good])):
+            parts[members[i]] = (at[i], coeffs, at[i])
+        for i in np.flatnonzero(~ok):
+            coeffs, kept = _gram_schmidt(subs[i], np.eye(len(at[i])), rel_tol**2)
+            parts[members[i]] = (at[i], _polish(coeffs, subs[i]), at[i][kept])
     # rows in the order of the kept rows of V, as Gram-Schmidt on the whole matrix gives them
     order = np.concatenate([kept for _, _, kept in parts])
     rank = np.empty(len(order), dtype=np.int64)
@@ -148,6 +157,45 @@ def orthonormal_components(
         components.append((idx, rows))
         start += len(coeffs)
     return out, components
+
+
+_CHOLESKY_MIN_RESIDUAL = 1e-3  # the smallest residual (squared, relative) the triangular inverse is trusted with
+
+
+def _by_cholesky(grams: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Gram-Schmidt in order of well-separated vectors, as ``L^-1`` for ``G = L L^T``, for a stack of Gram matrices.
+
+    In exact arithmetic Gram-Schmidt in order gives the lower-triangular
+    ``T`` with a positive diagonal and ``T G T^T = I``: ``L^-1``, where
+    ``L_ii^2`` is the squared residual of vector ``i``.  A few LAPACK calls
+    instead of a Python loop over the vectors (most of a small group's basis
+    time).  The inverse loses accuracy as the residuals shrink, so it is
+    trusted only where every vector keeps ``_CHOLESKY_MIN_RESIDUAL`` of its
+    squared norm, far from the drop threshold.  Returns the ``(n, s, s)``
+    inverses and which of them to use (``False``: run :func:`_gram_schmidt`,
+    which drops the vectors that alias to nothing).
+    """
+    try:
+        low = np.linalg.cholesky(grams)
+    except np.linalg.LinAlgError:  # one of them is singular: each on its own
+        low = np.full_like(grams, np.nan)
+        for i, g in enumerate(grams):
+            with contextlib.suppress(np.linalg.LinAlgError):
+                low[i] = np.linalg.cholesky(g)
+    residual = np.diagonal(low, axis1=-2, axis2=-1) ** 2
+    ok = np.all(residual > _CHOLESKY_MIN_RESIDUAL * np.diagonal(grams, axis1=-2, axis2=-1), axis=-1)  # NaN: False
+    tri = np.zeros_like(grams)
+    if ok.any():
+        tri[ok] = np.tril(np.linalg.inv(low[ok]))
+    return tri, ok
+
+
+def _polish(coeffs: np.ndarray, gram: np.ndarray) -> np.ndarray:
+    """``(T G T^T)^-1/2 T``: rows ``T`` orthonormal to rounding under ``G`` (also for stacks of them)."""
+    if coeffs.size == 0:
+        return coeffs
+    e2, v2 = np.linalg.eigh(coeffs @ gram @ np.swapaxes(coeffs, -1, -2))
+    return ((v2 / np.sqrt(e2)[..., None, :]) @ np.swapaxes(v2, -1, -2)) @ coeffs
 
 
 def _components(adjacency: np.ndarray) -> list[np.ndarray]:
@@ -183,4 +231,28 @@ def canonical_signs(rows: np.ndarray, rel_tol: float = 1e-9) -> np.ndarray:
     first = np.argmax(mags >= top * (1.0 - rel_tol), axis=1)
     signs = np.sign(rows[np.arange(rows.shape[0]), first])
     signs[signs == 0] = 1.0
+    return signs
+
+
+def sparse_canonical_signs(values: np.ndarray, row_of: np.ndarray, n_rows: int, rel_tol: float = 1e-9) -> np.ndarray:
+    """:func:`canonical_signs` of the rows of a matrix given by its nonzero parts.
+
+    Row ``r`` of the matrix is ``values[row_of == r]`` laid end to end, in
+    order, with zeros in between (``row_of`` is sorted); rows with no part
+    are zero.  Zeros never decide a sign unless the whole row is zero, so
+    this equals :func:`canonical_signs` on the whole matrix, at the cost of
+    its nonzero parts only: a basis filter between regular representations
+    has nonzero channels on 1/|G| of them.
+    """
+    signs = np.ones(n_rows)
+    if not len(values):
+        return signs
+    mags = np.abs(values)
+    starts = np.flatnonzero(np.r_[True, row_of[1:] != row_of[:-1]])
+    top = np.maximum.reduceat(mags.max(axis=1), starts)
+    tied = np.flatnonzero(mags >= np.repeat(top, np.diff(np.r_[starts, len(row_of)]))[:, None] * (1.0 - rel_tol))
+    rows, first = np.unique(row_of[tied // values.shape[1]], return_index=True)  # tied is in row order
+    chosen = np.sign(values.reshape(-1)[tied[first]])
+    chosen[chosen == 0] = 1.0
+    signs[rows] = chosen
     return signs
