@@ -80,8 +80,10 @@ class Representation:
             # the fixed vectors are the indicators of the channel orbits: exact ones
             reach = self.matrices.sum(axis=0) > 0  # reach[i, j]: some g maps channel j to i
             orbits = {tuple(np.flatnonzero(reach[:, j])) for j in range(self.size)}
-            cols = [np.isin(np.arange(self.size), orbit).astype(float) for orbit in sorted(orbits)]
-            return np.stack(cols, axis=1)
+            basis = np.zeros((self.size, len(orbits)))
+            for col, orbit in enumerate(sorted(orbits)):
+                basis[list(orbit), col] = 1.0
+            return basis
         proj = self.matrices.mean(axis=0)
         u, s, _ = np.linalg.svd(proj)
         basis = u[:, s > 0.5]  # a projector has singular values 0 or 1

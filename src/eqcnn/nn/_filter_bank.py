@@ -45,10 +45,11 @@ def _constant(a: np.ndarray, dtype: torch.dtype) -> torch.Tensor:
     Subnormal operands slow CPU GEMMs several times over (measured: 55 us
     instead of 9 us for one C8 expansion), and at that size they carry nothing.
     """
-    t = torch.tensor(a, dtype=dtype, device="cpu")  # cached and shared: never on an ambient default device
-    if t.is_floating_point():
-        t[t.abs() < torch.finfo(dtype).tiny] = 0.0
-    return t
+    if dtype.is_floating_point:  # (rounding is monotonic: what is not below it here is not subnormal there)
+        a = np.where(np.abs(a) < torch.finfo(dtype).tiny, 0.0, a)
+    # cached and shared: a CPU tensor, never on an ambient default device (from numpy: torch.tensor's first
+    # call with a dtype, and a masked assignment, cost a fresh interpreter ~1 ms of the first layer's build)
+    return torch.from_numpy(np.array(a, dtype=np.float64)).to(dtype=dtype, copy=True)
 
 
 @lru_cache(maxsize=256)
@@ -291,7 +292,7 @@ class FilterBank:
             for blk in self.blocks:
                 if blk.size == 0:
                     continue
-                mix_t = torch.tensor(blk.basis.init_mix)
+                mix_t = torch.from_numpy(np.array(blk.basis.init_mix))  # (the basis' array is read-only)
                 g = blk.out_group
                 denom = (0.5 - 0.5 / math.pi) * white[g] + dc[g] / (2 * math.pi)
                 z = torch.empty(blk.n_out * blk.n_in, mix_t.shape[1], dtype=torch.float64).normal_(
