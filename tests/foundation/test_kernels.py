@@ -230,8 +230,10 @@ def test_harmonic_basis_matches_the_plain_construction(reps, k, mixing, monkeypa
     # channels: either way it must be the basis of the plain dense construction, since weights are
     # stored against it.
     from eqcnn.kernels import _harmonic
+    from eqcnn.kernels._basis import _cached_basis
 
     monkeypatch.setattr(_harmonic, "_DENSE_MIX", 1 << 62 if mixing == "by frequency" else 0)
+    _cached_basis.cache_clear()  # (kernel_basis below: made on this path, not read from the cache)
     h = _harmonic.harmonic_basis(*reps, k)
     filters, mix = _reference_harmonic_basis(*reps, k)
     got = np.einsum("jois,syx->joiyx", h.coefficients, h.spatial)
@@ -333,10 +335,24 @@ def test_a_triangular_inverse_is_gram_schmidt_where_it_is_trusted():
     near[4] = near[:4].sum(0) + 1e-4 * rng.standard_normal(8)  # keeps ~1e-9 of its norm: Gram-Schmidt's call
     dependent = v.copy()
     dependent[2] = dependent[0] - dependent[1]  # rank 4: Gram-Schmidt drops it
-    tri, ok = _by_cholesky(np.stack([well, near @ near.T, dependent @ dependent.T, well]))
-    assert ok.tolist() == [True, False, False, True]  # one singular matrix does not fail the others
+    # each vector keeps 0.1% of its squared norm off the one before: far from dropped, but badly conditioned
+    chain = np.zeros((5, 8))
+    chain[0, 0] = 1.0
+    for i in range(1, 5):
+        chain[i] = np.sqrt(0.999) * chain[i - 1] + np.sqrt(0.001) * np.eye(8)[i]
+    assert np.linalg.cond(chain @ chain.T) > 1e4
+    zero = v.copy()
+    zero[1] = 0.0  # a vector that is zero on the grid
+    grams = [well, near @ near.T, dependent @ dependent.T, chain @ chain.T, zero @ zero.T, well]
+    tri, ok = _by_cholesky(np.stack(grams), 1e-6)
+    assert ok.tolist() == [True, False, False, False, False, True]  # the others do not fail the good ones
     np.testing.assert_allclose(tri[0], _gram_schmidt(well, np.eye(5), 1e-12)[0], atol=1e-12)
-    np.testing.assert_array_equal(tri[3], tri[0])
+    np.testing.assert_array_equal(tri[5], tri[0])
+    # a vector Gram-Schmidt drops at a large rel_tol is not kept by the inverse either
+    two = np.array([[1.0, 0.0], [1.0, 0.07]])  # the second keeps 4.9e-3 of its squared norm
+    assert _by_cholesky((two @ two.T)[None], 1e-6)[1].tolist() == [True]
+    assert _by_cholesky((two @ two.T)[None], 0.1)[1].tolist() == [False]
+    assert orthonormal_components(two @ two.T, 0.1)[0].shape == (1, 2)
     # three components of one size, one of them singular, solved together: as each on its own
     blocks = [well, dependent @ dependent.T, well[::-1, ::-1]]
     whole = np.zeros((15, 15))
@@ -359,11 +375,14 @@ def test_signs_from_the_nonzero_parts_of_rows_are_the_signs_of_the_rows():
     full *= 1.0 + 1e-15 * rng.standard_normal(full.shape)  # ties of both signs, in rounding
     full[rng.random((40, parts)) < 0.6] = 0.0  # most parts zero
     full[[0, 17, 39]] = 0.0  # and some rows entirely
-    row, part = np.nonzero(np.any(full != 0, axis=2))
+    row, part = np.nonzero(np.any(full != 0, axis=2) | (rng.random((40, parts)) < 0.1))  # (and a few zero parts)
+    assert not np.all(np.any(full[row, part] != 0, axis=1))
     got = sparse_canonical_signs(full[row, part], row, 40)
     np.testing.assert_array_equal(got, canonical_signs(full.reshape(40, -1)))
     assert (got == -1).any() and (got == 1).any() and len(np.unique(row)) < 40  # both signs, and zero rows
     assert sparse_canonical_signs(np.zeros((0, width)), np.zeros(0, dtype=np.int64), 3).tolist() == [1.0] * 3
+    with pytest.raises(ValueError, match="`row_of` must be sorted"):
+        sparse_canonical_signs(full[row, part], row[::-1].copy(), 40)
 
 
 def test_canonical_signs_break_ties_by_position_not_by_rounding():

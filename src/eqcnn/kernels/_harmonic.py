@@ -128,6 +128,7 @@ def _pair_orbits(rep_in: Representation, rep_out: Representation) -> list[tuple[
             images = np.stack([perm_o[:, o], perm_i[:, i]], axis=1)
             stab = np.flatnonzero((images[:, 0] == o) & (images[:, 1] == i)).tolist()
             seen[images[:, 0], images[:, 1]] = True
+            images.setflags(write=False)  # cached and shared
             orbits.append((images, stab, group.order // len(stab)))
     return orbits
 
@@ -211,6 +212,12 @@ class _Run(NamedTuple):
 
 
 def _runs(blocks: list[tuple[np.ndarray, list[int]]], offsets: np.ndarray) -> list[_Run]:
+    """The blocks of :func:`harmonic_factors` joined into runs, one per frequency.
+
+    Blocks of one frequency hold the same (cached) solutions array, so a run
+    is read off by identity; blocks that held equal copies would make one run
+    each, which gives the same result, more slowly.
+    """
     runs: list[_Run] = []
     for b, (c, s_idx) in enumerate(blocks):
         if runs and runs[-1].solutions is c:
@@ -242,7 +249,7 @@ def _raw_gram(runs: list[_Run], n_raw: int, ss: np.ndarray, pairs: int) -> np.nd
 def _mix_by_frequency(
     coeffs: np.ndarray, runs: list[_Run], flat_s: np.ndarray, pairs: int
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The basis' coefficients ``(dim, pairs, n_spatial)`` and signs: one product per run of every basis filter.
+    """The basis' coefficients ``(dim, pairs, n_spatial)`` and signs, with one matrix product per frequency.
 
     A run's raw function ``(ring r, solution j)`` is ``solutions[j, :, :, a]``
     on spatial function ``spatial[r, a]``, a different one for every

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-
 import numpy as np
 
 __all__ = ["canonical_signs", "null_space", "orthonormal_coefficients", "orthonormal_components"]
@@ -130,14 +128,14 @@ def orthonormal_components(
     nonzero = gram != 0
     # both triangles: rounding can leave 1e-32 on one side of the diagonal and an exact zero on the other
     comps = _components(nonzero | nonzero.T)
-    parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = [(idx, idx, idx) for idx in comps]  # (all filled below)
+    parts: list[tuple[np.ndarray, np.ndarray, np.ndarray] | None] = [None] * len(comps)  # (idx, T, kept)
     by_size: dict[int, list[int]] = {}
     for c, idx in enumerate(comps):
         by_size.setdefault(len(idx), []).append(c)
     for members in by_size.values():  # components of one size are solved together (a permutation basis: all)
         at = np.stack([comps[c] for c in members])
         subs = gram[at[:, :, None], at[:, None, :]]
-        tri, ok = _by_cholesky(subs)
+        tri, ok = _by_cholesky(subs, rel_tol)
         good = np.flatnonzero(ok)
         for i, coeffs in zip(good, _polish(tri[good], subs[good])):
             parts[members[i]] = (at[i], coeffs, at[i])
@@ -145,13 +143,14 @@ def orthonormal_components(
             coeffs, kept = _gram_schmidt(subs[i], np.eye(len(at[i])), rel_tol**2)
             parts[members[i]] = (at[i], _polish(coeffs, subs[i]), at[i][kept])
     # rows in the order of the kept rows of V, as Gram-Schmidt on the whole matrix gives them
-    order = np.concatenate([kept for _, _, kept in parts])
+    done = [p for p in parts if p is not None]
+    order = np.concatenate([kept for _, _, kept in done])
     rank = np.empty(len(order), dtype=np.int64)
     rank[np.argsort(order, kind="stable")] = np.arange(len(order))
     out = np.zeros((len(order), n))
     components = []
     start = 0
-    for idx, coeffs, _ in parts:
+    for idx, coeffs, _ in done:
         rows = rank[start : start + len(coeffs)]
         out[np.ix_(rows, idx)] = coeffs
         components.append((idx, rows))
@@ -159,34 +158,43 @@ def orthonormal_components(
     return out, components
 
 
-_CHOLESKY_MIN_RESIDUAL = 1e-3  # the smallest residual (squared, relative) the triangular inverse is trusted with
+_CHOLESKY_MAX_CONDITION = 1e4  # of a unit-diagonal Gram matrix, for its triangular inverse to be used
 
 
-def _by_cholesky(grams: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Gram-Schmidt in order of well-separated vectors, as ``L^-1`` for ``G = L L^T``, for a stack of Gram matrices.
+def _by_cholesky(grams: np.ndarray, rel_tol: float) -> tuple[np.ndarray, np.ndarray]:
+    """Gram-Schmidt in order of well-conditioned vectors, as ``L^-1`` for ``G = L L^T``, for a stack of Gram matrices.
 
     In exact arithmetic Gram-Schmidt in order gives the lower-triangular
     ``T`` with a positive diagonal and ``T G T^T = I``: ``L^-1``, where
     ``L_ii^2`` is the squared residual of vector ``i``.  A few LAPACK calls
     instead of a Python loop over the vectors (most of a small group's basis
-    time).  The inverse loses accuracy as the residuals shrink, so it is
-    trusted only where every vector keeps ``_CHOLESKY_MIN_RESIDUAL`` of its
-    squared norm, far from the drop threshold.  Returns the ``(n, s, s)``
-    inverses and which of them to use (``False``: run :func:`_gram_schmidt`,
-    which drops the vectors that alias to nothing).
+    time).  Rounding separates the two by about ``cond(G)`` times the machine
+    epsilon, so the inverse is used only where the Gram matrix scaled to a
+    unit diagonal has a condition number below ``_CHOLESKY_MAX_CONDITION``
+    and no vector would be dropped (every residual above ``rel_tol**2``).  The
+    components of the harmonic bases stay below 10 (every pair of trivial,
+    regular and irreducible representations of C1-C16 and D1-D12, k 1-9), so
+    they all take this path; the fallback is for other Gram matrices.
+    Returns the ``(n, s, s)`` inverses and which of them to use; the others
+    (``False``) are left to :func:`_gram_schmidt`, which drops the vectors
+    that alias to nothing.
     """
-    try:
-        low = np.linalg.cholesky(grams)
-    except np.linalg.LinAlgError:  # one of them is singular: each on its own
-        low = np.full_like(grams, np.nan)
-        for i, g in enumerate(grams):
-            with contextlib.suppress(np.linalg.LinAlgError):
-                low[i] = np.linalg.cholesky(g)
-    residual = np.diagonal(low, axis1=-2, axis2=-1) ** 2
-    ok = np.all(residual > _CHOLESKY_MIN_RESIDUAL * np.diagonal(grams, axis1=-2, axis2=-1), axis=-1)  # NaN: False
+    diag = np.diagonal(grams, axis1=-2, axis2=-1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        scale = 1.0 / np.sqrt(diag)
+        unit = grams * scale[..., :, None] * scale[..., None, :]
+        ok = np.all(np.isfinite(unit), axis=(-2, -1))
     tri = np.zeros_like(grams)
+    if not ok.any():
+        return tri, ok
+    eig = np.linalg.eigvalsh(unit[ok])
+    ok[ok] = eig[:, 0] * _CHOLESKY_MAX_CONDITION > eig[:, -1]
     if ok.any():
-        tri[ok] = np.tril(np.linalg.inv(low[ok]))
+        low = np.linalg.cholesky(grams[ok])  # positive definite, by far
+        residual = np.diagonal(low, axis1=-2, axis2=-1) ** 2
+        kept = np.all(residual > rel_tol**2 * diag[ok], axis=-1)
+        tri[ok] = np.tril(np.linalg.inv(low))
+        ok[ok] = kept
     return tri, ok
 
 
@@ -247,6 +255,8 @@ def sparse_canonical_signs(values: np.ndarray, row_of: np.ndarray, n_rows: int, 
     signs = np.ones(n_rows)
     if not len(values):
         return signs
+    if np.any(row_of[1:] < row_of[:-1]):
+        raise ValueError("`row_of` must be sorted (each row's parts together, in order)")
     mags = np.abs(values)
     starts = np.flatnonzero(np.r_[True, row_of[1:] != row_of[:-1]])
     top = np.maximum.reduceat(mags.max(axis=1), starts)
