@@ -171,6 +171,10 @@ def model_build_times(groups: list[str], fields: int, repeats: int) -> dict[str,
                 res[lib]["cold"].append(cold)
                 res[lib]["warm"].append(warm)
         out["groups"][group] = {lib: {k: statistics.median(v) for k, v in d.items()} for lib, d in res.items()}
+        if "escnn" in res:  # each round builds both, one after the other: the median of the rounds' ratios
+            out["groups"][group]["ratio"] = {
+                k: statistics.median(e / s for e, s in zip(res["eqcnn"][k], res["escnn"][k])) for k in ("cold", "warm")
+            }
     return out
 
 
@@ -270,17 +274,17 @@ def markdown(report: dict[str, Any]) -> str:
     lines += [
         "",
         f"Model build (lifting + 3 group convs, {mb['fields']} regular fields, k=5; fresh interpreter; "
-        f"median of {mb['repeats']}), seconds:",
+        f"median of {mb['repeats']}; ratios: median of each round's ratio), seconds:",
         "",
         "| group | eqcnn cold | escnn cold | eqcnn/escnn cold | eqcnn warm | escnn warm | eqcnn/escnn warm |",
         "|---|---|---|---|---|---|---|",
     ]
     nan = {"cold": float("nan"), "warm": float("nan")}
     for g, d in mb["groups"].items():
-        e, s = d["eqcnn"], d.get("escnn", nan)
+        e, s, r = d["eqcnn"], d.get("escnn", nan), d.get("ratio", nan)
         lines.append(
-            f"| {g} | {e['cold']:.3g} | {s['cold']:.3g} | {e['cold'] / s['cold']:.3f} | {e['warm']:.3g} | "
-            f"{s['warm']:.3g} | {e['warm'] / s['warm']:.3f} |"
+            f"| {g} | {e['cold']:.3g} | {s['cold']:.3g} | {r['cold']:.3f} | {e['warm']:.3g} | "
+            f"{s['warm']:.3g} | {r['warm']:.3f} |"
         )
     it = report["import"]
     lines += [
@@ -335,7 +339,8 @@ def main(argv: list[str] | None = None) -> None:
             print(f"[{device}] {case.name} ...", file=sys.stderr, flush=True)
             report["layers"].append(bench_case(case, device, rounds, target_s, memory, autocast))
             partial.write_text(json.dumps(report, indent=1) + "\n")
-    report["model_build"] = model_build_times(["C8"] if args.quick else ["C4", "C8", "D4"], 16, 1 if args.quick else 3)
+    # a fresh interpreter's build time swings by 30% or more on a shared machine: 9 rounds in a full run
+    report["model_build"] = model_build_times(["C8"] if args.quick else ["C4", "C8", "D4"], 16, 1 if args.quick else 9)
     report["import"] = import_times(2 if args.quick else 7)
     report["machine"]["loadavg_end"] = os.getloadavg()
 
