@@ -270,22 +270,23 @@ def markdown(report: dict[str, Any]) -> str:
         lines.append(
             f"| {row['device']} | {row['case']['name']} | {b['eqcnn']:.3g} | {b.get('escnn', float('nan')):.3g} |"
         )
-    mb = report["model_build"]
-    lines += [
-        "",
-        f"Model build (lifting + 3 group convs, {mb['fields']} regular fields, k=5; fresh interpreter; "
-        f"median of {mb['repeats']}; ratios: median of each round's ratio), seconds:",
-        "",
-        "| group | eqcnn cold | escnn cold | eqcnn/escnn cold | eqcnn warm | escnn warm | eqcnn/escnn warm |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    nan = {"cold": float("nan"), "warm": float("nan")}
-    for g, d in mb["groups"].items():
-        e, s, r = d["eqcnn"], d.get("escnn", nan), d.get("ratio", nan)
-        lines.append(
-            f"| {g} | {e['cold']:.3g} | {s['cold']:.3g} | {r['cold']:.3f} | {e['warm']:.3g} | "
-            f"{s['warm']:.3g} | {r['warm']:.3f} |"
-        )
+    mb = report.get("model_build")  # (absent with --build-rounds 0)
+    if mb is not None:
+        lines += [
+            "",
+            f"Model build (lifting + 3 group convs, {mb['fields']} regular fields, k=5; fresh interpreter; "
+            f"median of {mb['repeats']}; ratios: median of each round's ratio), seconds:",
+            "",
+            "| group | eqcnn cold | escnn cold | eqcnn/escnn cold | eqcnn warm | escnn warm | eqcnn/escnn warm |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        nan = {"cold": float("nan"), "warm": float("nan")}
+        for g, d in mb["groups"].items():
+            e, s, r = d["eqcnn"], d.get("escnn", nan), d.get("ratio", nan)
+            lines.append(
+                f"| {g} | {e['cold']:.3g} | {s['cold']:.3g} | {r['cold']:.3f} | {e['warm']:.3g} | "
+                f"{s['warm']:.3g} | {r['warm']:.3f} |"
+            )
     it = report["import"]
     lines += [
         "",
@@ -312,6 +313,12 @@ def main(argv: list[str] | None = None) -> None:
         action=argparse.BooleanOptionalAction,
         default=None,
         help="also time every case under bf16 autocast (default: on for CUDA, off for the CPU)",
+    )
+    ap.add_argument(
+        "--build-rounds",
+        type=int,
+        default=None,
+        help="fresh-interpreter rounds of the model build (default 1 quick, 9 full; 0 skips it)",
     )
     ap.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's choice)")
     ap.add_argument("--out", type=Path, default=RESULTS)
@@ -340,7 +347,9 @@ def main(argv: list[str] | None = None) -> None:
             report["layers"].append(bench_case(case, device, rounds, target_s, memory, autocast))
             partial.write_text(json.dumps(report, indent=1) + "\n")
     # a fresh interpreter's build time swings by 30% or more on a shared machine: 9 rounds in a full run
-    report["model_build"] = model_build_times(["C8"] if args.quick else ["C4", "C8", "D4"], 16, 1 if args.quick else 9)
+    build_rounds = (1 if args.quick else 9) if args.build_rounds is None else args.build_rounds
+    if build_rounds > 0:
+        report["model_build"] = model_build_times(["C8"] if args.quick else ["C4", "C8", "D4"], 16, build_rounds)
     report["import"] = import_times(2 if args.quick else 7)
     report["machine"]["loadavg_end"] = os.getloadavg()
 

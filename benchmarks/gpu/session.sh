@@ -29,4 +29,4 @@ if ls .whl/*.whl > /dev/null 2>&1 && python3 -m pip install -q --no-index --no-d
   fi
 fi
 PYTHONPATH="$bench_path" timeout "${BENCH_TIMEOUT:-400}" python3 benchmarks/run.py --device cuda \
-  --rounds "${ROUNDS:-5}" --out "$out" 2>&1 | tee "$out/bench.log" | tail -n 60
+  --rounds "${ROUNDS:-5}" --build-rounds "${BUILD_ROUNDS:-3}" --out "$out" 2>&1 | tee "$out/bench.log" | tail -n 60
