@@ -1,5 +1,7 @@
 """The factored form of regular-output bases (one row turned by the group) and the layers' use of it."""
 
+import pickle
+
 import numpy as np
 import pytest
 import torch
@@ -161,3 +163,50 @@ def test_float32_filters_match_the_float64_reference():
     ref = reference_filter(conv)
     filt = conv.expand_parameters()[0].detach().double().numpy()
     assert np.abs(filt - ref).max() < 1e-6 * np.abs(ref).max()
+
+
+def test_off_the_cpu_regular_blocks_expand_with_the_dense_basis_up_to_a_size(monkeypatch):
+    import eqcnn.nn._filter_bank as filter_bank
+
+    G = eqcnn.Cyclic(8)
+    conv = enn.Conv2d(G.regular(3), G.regular(2), 5)
+    assert all(blk.factored for blk in conv._bank.blocks)
+    conv.to("meta")  # any device other than the CPU (CUDA, MPS...): one GEMM with the dense basis
+    (blk,) = conv._bank.blocks
+    assert not blk.factored
+    assert blk.tensors[0].shape == (blk.dim, 8 * 8 * 5 * 5) and blk.tensors[0].device.type == "meta"
+    conv.to_empty(device="cpu")  # back on the CPU: the factored form again
+    assert blk.factored and blk.tensors[0].device.type == "cpu"
+    monkeypatch.setattr(filter_bank, "DENSE_OFF_CPU_BYTES", blk.dim * 8 * 8 * 5 * 5 * 4 - 1)
+    conv.to("meta")  # a dense basis over the limit stays factored
+    assert blk.factored
+    assert not blk.dense_on(torch.float32, "meta") and blk.dense_on(torch.float16, "meta")
+
+
+def test_the_dense_and_factored_forms_give_the_same_filters_gradients_and_pickles(monkeypatch):
+    import eqcnn.nn._filter_bank as filter_bank
+
+    torch.manual_seed(0)
+    G = eqcnn.Dihedral(4)
+    tin, tout = G.regular(2) + G.trivial(1), G.regular(3)
+    factored = enn.Conv2d(tin, tout, 5).double()
+    monkeypatch.setattr(filter_bank._Block, "dense_on", lambda self, dtype, device: True)  # dense on the CPU
+    dense = enn.Conv2d(tin, tout, 5).double()
+    dense.load_state_dict(factored.state_dict())
+    assert any(blk.factored for blk in factored._bank.blocks)
+    assert not any(blk.factored for blk in dense._bank.blocks)
+    grad = torch.randn(factored._bank.shape, dtype=torch.float64)
+    filters, grads = [], []
+    for conv in (factored, dense):
+        filt = conv.expand_parameters()[0]
+        filt.backward(grad)
+        filters.append(filt.detach())
+        grads.append(conv.weight.grad)
+    assert (filters[0] - filters[1]).abs().max() < 1e-12 * filters[0].abs().max()
+    assert (grads[0] - grads[1]).abs().max() < 1e-12 * grads[0].abs().max()
+    saved = pickle.dumps(dense)
+    assert not any(blk.factored for blk in pickle.loads(saved)._bank.blocks)
+    monkeypatch.undo()  # loaded where the factored form is chosen (a CUDA pickle loaded on the CPU): factored
+    clone = pickle.loads(saved)
+    assert [blk.factored for blk in clone._bank.blocks] == [blk.factored for blk in factored._bank.blocks]
+    assert (clone.expand_parameters()[0] - filters[0]).abs().max() < 1e-12 * filters[0].abs().max()

@@ -12,6 +12,7 @@ import textwrap
 
 import pytest
 import torch
+import torch.nn.functional as F
 from equivariance_check import relative_error
 
 import eqcnn
@@ -240,10 +241,26 @@ def test_eval_cache_filled_under_autocast_serves_float32_calls_exactly():
     conv = _regular_conv().eval()
     x = torch.randn(1, 17, 9, 9)
     ref = copy.deepcopy(conv)(x)
-    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
-        conv(x)  # fills the cache
-    assert conv.expand_parameters()[0].dtype == torch.float32
-    assert relative_error(conv(x), ref) == 0.0
+    with torch.no_grad():
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            conv(x)  # fills the cache
+        assert conv._cache is not None
+        assert conv.expand_parameters()[0].dtype == torch.float32
+        assert relative_error(conv(x), ref) == 0.0  # served from the cache (no_grad): not a bf16 filter
+
+
+def test_under_autocast_the_filter_is_expanded_in_full_precision_and_cast_once_by_the_conv():
+    torch.manual_seed(0)
+    conv = _regular_conv()
+    x = torch.randn(2, 17, 9, 9)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        filt, bias = conv.expand_parameters()
+        y = conv(x)
+        ref = F.conv2d(x, filt, bias, padding=2)  # a plain conv with this float32 filter, under autocast
+    assert filt.dtype == bias.dtype == torch.float32
+    assert relative_error(filt, conv.double().expand_parameters()[0].float()) < 1e-6
+    assert y.dtype == torch.bfloat16
+    assert torch.equal(y, ref)
 
 
 def test_partly_pruned_weights_are_the_ones_used():

@@ -12,7 +12,7 @@ from .._checks import check_choice, pair
 from ..fields import FieldType
 from ..kernels import BasisKind, default_basis_kind
 from ._fieldutil import check_conv_groups
-from ._filter_bank import ExpandedFilterModule, FilterBank, InvariantBias, load_filter
+from ._filter_bank import ExpandedFilterModule, FilterBank, InvariantBias, _autocast_on, load_filter
 
 __all__ = ["Conv2d"]
 
@@ -177,7 +177,7 @@ class Conv2d(ExpandedFilterModule):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self.check_input(x)
         filt, bias = self.expand_parameters()
-        if filt.dtype != x.dtype and not torch.is_autocast_enabled():
+        if filt.dtype != x.dtype and not _autocast_on(x.device.type):
             filt = filt.to(x.dtype)
             bias = None if bias is None else bias.to(x.dtype)
         if self.padding_mode != "zeros" or self._same_extra != (0, 0):

@@ -14,7 +14,7 @@ from .._checks import check_choice, check_int, pair
 from ..fields import FieldType
 from ..kernels import BasisKind, default_basis_kind
 from ._fieldutil import check_conv_groups, check_field_type, check_same_group
-from ._filter_bank import ExpandedFilterModule, FilterBank, InvariantBias, load_filter
+from ._filter_bank import ExpandedFilterModule, FilterBank, InvariantBias, _autocast_on, load_filter
 
 __all__ = ["ConvTranspose2d"]
 
@@ -142,7 +142,7 @@ class ConvTranspose2d(ExpandedFilterModule):
         self.check_input(x)
         output_padding = self.output_padding if output_size is None else self._output_padding(x, output_size)
         filt, bias = self.expand_parameters()
-        if filt.dtype != x.dtype and not torch.is_autocast_enabled(x.device.type):
+        if filt.dtype != x.dtype and not _autocast_on(x.device.type):
             filt = filt.to(x.dtype)
             bias = None if bias is None else bias.to(x.dtype)
         return F.conv_transpose2d(x, filt, bias, self.stride, self.padding, output_padding, self.groups, self.dilation)
