@@ -218,6 +218,8 @@ def machine() -> dict[str, Any]:
     if torch.cuda.is_available():
         info["cuda_device"] = torch.cuda.get_device_name(0)
         info["cuda"] = torch.version.cuda
+        info["cudnn_allow_tf32"] = torch.backends.cudnn.allow_tf32  # torch's defaults, left as they are
+        info["matmul_allow_tf32"] = torch.backends.cuda.matmul.allow_tf32
     return info
 
 
@@ -236,7 +238,13 @@ def markdown(report: dict[str, Any]) -> str:
         "",
         f"- machine: {m.get('cpu_model', '?')}, {m['cpu_count']} cores, torch {m['torch']} ({m['threads']} threads, "
         f"OMP_WAIT_POLICY {m.get('omp_wait_policy', 'default')}), "
-        f"escnn {m['escnn']}, python {m['python']}" + (f", GPU {m['cuda_device']}" if "cuda_device" in m else ""),
+        f"escnn {m['escnn']}, python {m['python']}"
+        + (
+            f", GPU {m['cuda_device']} (CUDA {m['cuda']}, cuDNN TF32 {m.get('cudnn_allow_tf32')}, "
+            f"matmul TF32 {m.get('matmul_allow_tf32')})"
+            if "cuda_device" in m
+            else ""
+        ),
         f"- date: {m['date_utc']} UTC; load average at start {tuple(round(v, 2) for v in m['loadavg_start'])}, "
         f"at end {tuple(round(v, 2) for v in m['loadavg_end'])}",
         f"- command: `{m['command']}`",
@@ -320,6 +328,12 @@ def main(argv: list[str] | None = None) -> None:
         default=None,
         help="fresh-interpreter rounds of the model build (default 1 quick, 9 full; 0 skips it)",
     )
+    ap.add_argument(
+        "--import-rounds",
+        type=int,
+        default=None,
+        help="fresh-interpreter rounds of the import time (default 2 quick, 7 full)",
+    )
     ap.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's choice)")
     ap.add_argument("--out", type=Path, default=RESULTS)
     args = ap.parse_args(argv)
@@ -350,7 +364,7 @@ def main(argv: list[str] | None = None) -> None:
     build_rounds = (1 if args.quick else 9) if args.build_rounds is None else args.build_rounds
     if build_rounds > 0:
         report["model_build"] = model_build_times(["C8"] if args.quick else ["C4", "C8", "D4"], 16, build_rounds)
-    report["import"] = import_times(2 if args.quick else 7)
+    report["import"] = import_times(args.import_rounds or (2 if args.quick else 7))
     report["machine"]["loadavg_end"] = os.getloadavg()
 
     (args.out / f"{mode}.json").write_text(json.dumps(report, indent=1) + "\n")

@@ -20,6 +20,11 @@ BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
     [
         ("factored_expansion.py", ["--rounds", "1"], "| Cyclic(16) 16->16 fields k7 16px b8 |"),
         ("tiny_overhead.py", ["--rounds", "1", "--inner", "1"], "| fused floor |"),
+        (  # the GPU session's profile (dense twin made by swapping out the factors), on the CPU
+            "gpu/profile_step.py",
+            ["--device", "cpu", "--cases", "C8 tiny", "--rows", "3"],
+            "| eqcnn-dense | bf16 autocast:",
+        ),
         (  # the CUDA target case and the bf16 autocast modes, run on the CPU
             "run.py",
             ["--quick", "--device", "cpu", "--cases", "C8 gpu", "--autocast", "--rounds", "1", "--no-memory"],
