@@ -54,13 +54,13 @@ def _sync() -> None:
 
 
 def build(t, k: int, dense: bool) -> enn.Conv2d:
-    saved = filter_bank.regular_factors
-    if dense:
-        filter_bank.regular_factors = lambda basis: None  # type: ignore[assignment]
+    """The layer with the dense basis or the factored form, whatever the device would choose."""
+    saved = filter_bank._Block.dense_on
+    filter_bank._Block.dense_on = lambda self, dtype, device: dense or self.factors is None  # type: ignore[method-assign]
     try:
-        return enn.Conv2d(t, t, k, padding=k // 2).to(DEVICE)
+        return enn.Conv2d(t, t, k, padding=k // 2).to(DEVICE)  # (the move re-chooses the form: inside the patch)
     finally:
-        filter_bank.regular_factors = saved
+        filter_bank._Block.dense_on = saved  # type: ignore[method-assign]
 
 
 def interleaved(fns: dict, rounds: int, target_s: float) -> dict[str, list[float]]:

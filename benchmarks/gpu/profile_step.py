@@ -1,9 +1,11 @@
 """Where a training step's time goes: eqcnn's layer against the plain conv, op by op (torch.profiler).
 
-For each case (a benchmark case name, benchmarks/_bench_cases.py), in fp32 and
-under bf16 autocast: the step's wall time with the device synchronised, the host
-time to issue one step (the loop without synchronising, while the device queue
-is not full), and the profiler's table of ops by self CUDA (or CPU) time.
+Three candidates: the plain conv, eqcnn's layer (the expansion its device chooses: the
+dense basis on a GPU, the factored form on the CPU) and its twin with the other expansion.
+For each case (a benchmark case name, benchmarks/_bench_cases.py), in fp32 and under bf16
+autocast: the step's wall time with the device synchronised, the host time to issue one
+step (the loop without synchronising, while the device queue is not full), and the
+profiler's table of ops by self CUDA (or CPU) time.
 
     python3 benchmarks/gpu/profile_step.py --device cuda --cases "C16 gpu 4->4" "C8 gpu 16->16"
 """
@@ -25,18 +27,18 @@ import eqcnn.nn as enn
 import eqcnn.nn._filter_bank as filter_bank
 
 
-def dense_twin(case, conv: torch.nn.Module, device: str) -> dict:
-    """The same layer with the dense basis (one GEMM) instead of the factored expansion."""
-    saved = filter_bank.regular_factors
-    filter_bank.regular_factors = lambda basis: None  # type: ignore[assignment]
+def twin(case, conv: torch.nn.Module, device: str, dense: bool) -> dict:
+    """The same layer with the dense basis or the factored form, whichever ``device`` would not choose."""
+    saved = filter_bank._Block.dense_on
+    filter_bank._Block.dense_on = lambda self, dtype, dev: dense or self.factors is None  # type: ignore[method-assign]
     try:
-        twin = enn.Conv2d(*_types(case), case.kernel_size, padding=case.kernel_size // 2)
+        other = enn.Conv2d(*_types(case), case.kernel_size, padding=case.kernel_size // 2).to(device)
     finally:
-        filter_bank.regular_factors = saved
-    twin.load_state_dict(conv.state_dict())
+        filter_bank._Block.dense_on = saved  # type: ignore[method-assign]
+    other.load_state_dict(conv.state_dict())
     tin = _types(case)[0]
     x = torch.randn(case.batch, tin.size, case.size, case.size).to(device).requires_grad_(case.kind == "group")
-    return _steps(twin.to(device), x, twin)
+    return _steps(other, x, other)
 
 
 def _sync(device: str) -> None:
@@ -66,9 +68,10 @@ def main() -> None:
     for case in cases_for("full", args.cases, dev):
         torch.manual_seed(0)
         cands = build_candidates(case, dev)
-        cands["eqcnn-dense"] = dense_twin(case, cands["eqcnn"]["module"], dev)
+        other = "factored" if dev != "cpu" else "dense"  # eqcnn's default is the other one on this device
+        cands[f"eqcnn-{other}"] = twin(case, cands["eqcnn"]["module"], dev, dense=other == "dense")
         for bf16 in (False, True):
-            for name in ("plain", "eqcnn", "eqcnn-dense"):
+            for name in ("plain", "eqcnn", f"eqcnn-{other}"):
                 c = cands[name]
                 c["module"].train(True)
 

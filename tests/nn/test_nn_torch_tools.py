@@ -223,6 +223,35 @@ def test_meta_device_init_then_to_empty_gives_real_constants():
     assert relative_error(fresh(x), ref) == 0.0
 
 
+@pytest.mark.parametrize("cls", [enn.Conv2d, enn.ConvTranspose2d])
+def test_a_model_built_on_the_meta_device_loads_with_assign(cls):
+    # the usual way to load big models: build on meta, then load_state_dict(assign=True), which swaps in
+    # the loaded tensors without .to(): the constants must follow the weight's device and dtype
+    torch.manual_seed(0)
+    G = eqcnn.Cyclic(8)
+    tin, tout = G.regular(2) + G.trivial(1), G.regular(1) + G.irreps_field(1)
+    for dtype in (torch.float32, torch.float64):
+        src = cls(tin, tout, 5, padding=2, dtype=dtype)
+        x = torch.randn(1, tin.size, 9, 9, dtype=dtype)
+        with torch.device("meta"):
+            lazy = cls(tin, tout, 5, padding=2)
+        lazy.load_state_dict(src.state_dict(), assign=True)
+        held = [t for blk in lazy._bank.blocks for t in blk.tensors] + [lazy._bias_map.basis]
+        assert {(t.device.type, t.dtype) for t in held if t.is_floating_point()} == {("cpu", dtype)}
+        assert relative_error(lazy(x), src(x)) == 0.0
+
+
+def test_a_transposed_conv_builds_on_the_meta_device_and_initialises_after_to_empty():
+    G = eqcnn.Cyclic(4)
+    lazy = enn.ConvTranspose2d(G.regular(2), G.regular(2), 3, stride=2, device="meta")
+    assert lazy.weight.is_meta
+    lazy = lazy.to_empty(device="cpu")
+    lazy.reset_parameters()
+    eager = enn.ConvTranspose2d(G.regular(2), G.regular(2), 3, stride=2)
+    # He-scaled as when built on the CPU (same rule, different draws)
+    assert 0.5 < lazy.weight.std().item() / eager.weight.std().item() < 2.0
+
+
 def test_dtype_changes_rebuild_the_constants_from_float64():
     conv = _regular_conv()
     fresh = [t.clone() for blk in conv._bank.blocks for t in blk.tensors]

@@ -27,9 +27,10 @@ class KernelBasis:
         kind: ``"harmonic"`` or ``"pixel"``.
         filters: array ``(dim, d_out, d_in, k, k)``, orthonormal in the
             Frobenius inner product; read-only.  For the harmonic basis it is
-            made from ``coefficients`` and ``spatial`` on first use (the
-            layers expand regular -> regular blocks from those, and read it
-            only for blocks into other fields, which are small).
+            made from ``coefficients`` and ``spatial`` on first use (on the
+            CPU the layers expand regular -> regular blocks from those, and
+            read it for blocks into other fields, which are small, and off
+            the CPU for regular -> regular blocks up to 16 MiB).
         init_mix: array ``(dim, n)``: the directions a random initial filter is
             drawn from, in the basis' coordinates.  For the harmonic basis these
             are the (ring, frequency) functions, each normalised on its own, so

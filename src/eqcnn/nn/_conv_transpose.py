@@ -121,8 +121,8 @@ class ConvTranspose2d(ExpandedFilterModule):
         """He initialisation: weights scaled so each output channel's fan-in gives variance ``2 / fan_in``."""
         with torch.no_grad():
             self.weight.normal_()
-            filt, _ = self.expand_parameters()
-            per_entry = filt.pow(2).mean().item()
+            # on the meta device there are no values to scale (to_empty() and this again come later)
+            per_entry = 0.0 if self.weight.is_meta else self.expand_parameters()[0].pow(2).mean().item()
             fan_in = (
                 self.in_type.size
                 // self.groups

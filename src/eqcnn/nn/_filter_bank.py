@@ -200,8 +200,10 @@ class FilterBank:
     The filter ``(dst.size, src.size, kh, kw)`` is assembled block by block:
     fields are grouped by representation, and each (dst rep, src rep) block is
     expanded from its weights with the cached :class:`~eqcnn.kernels.KernelBasis`:
-    regular -> regular blocks through the basis' :func:`~eqcnn.kernels.regular_factors`
-    (small GEMMs and a gather), the others by one GEMM with the dense basis.
+    regular -> regular blocks on the CPU through the basis'
+    :func:`~eqcnn.kernels.regular_factors` (small GEMMs and a gather), on other
+    devices (up to :data:`DENSE_OFF_CPU_BYTES`) and for the other blocks by one
+    GEMM with the dense basis.
     For the trivial group with the pixel basis the map is the identity and the
     weight *is* the filter (``torch.nn.Conv2d``'s layout).
 
@@ -450,3 +452,20 @@ class ExpandedFilterModule(EquivariantModule):
         self._bank.apply_(fn)
         self._bias_map.apply_(fn)
         return super()._apply(fn, *args, **kwargs)
+
+    def _load_from_state_dict(self, state_dict: Any, prefix: str, *args: Any, **kwargs: Any) -> None:
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+        # ``load_state_dict(assign=True)`` (loading into a model built on the meta device) replaces the
+        # parameters with the loaded tensors without ``_apply``: the constants follow the weight
+        self._cache = None
+        w = self._parameters.get("weight")
+        if w is None or w.is_meta:
+            return
+        here = self._bias_map.basis
+        if here.device != w.device or (w.is_floating_point() and here.dtype != w.dtype):
+
+            def where(t: torch.Tensor) -> torch.Tensor:  # (the constants are rebuilt from float64 there)
+                return torch.empty_like(t, device=w.device, dtype=w.dtype if t.is_floating_point() else t.dtype)
+
+            self._bank.apply_(where)
+            self._bias_map.apply_(where)
