@@ -210,3 +210,26 @@ def test_the_dense_and_factored_forms_give_the_same_filters_gradients_and_pickle
     clone = pickle.loads(saved)
     assert [blk.factored for blk in clone._bank.blocks] == [blk.factored for blk in factored._bank.blocks]
     assert (clone.expand_parameters()[0] - filters[0]).abs().max() < 1e-12 * filters[0].abs().max()
+
+
+def test_off_the_cpu_layers_of_one_shape_share_their_constants_until_the_last_is_freed():
+    import gc
+
+    import eqcnn.nn._filter_bank as filter_bank
+
+    G = eqcnn.Cyclic(8)
+    gc.collect()
+    before = len(filter_bank._ON_DEVICE)
+    layers = [enn.Conv2d(G.regular(2), G.regular(3), 5).to("meta") for _ in range(3)]
+    factored = enn.Conv2d(G.regular(2), G.regular(3), 5)  # on the CPU: the lru-cached tensors, shared too
+    heads = [m._bank.blocks[0].tensors[0] for m in layers]
+    assert heads[0] is heads[1] is heads[2]  # one dense basis on the device for the three layers
+    double = enn.Conv2d(G.regular(2), G.regular(3), 5).to("meta").double()
+    assert (
+        double._bank.blocks[0].tensors[0] is not heads[0] and double._bank.blocks[0].tensors[0].dtype == torch.float64
+    )
+    assert factored._bank.blocks[0].tensors[0] is enn.Conv2d(G.regular(2), G.regular(3), 5)._bank.blocks[0].tensors[0]
+    assert len(filter_bank._ON_DEVICE) == before + 2
+    del layers, heads, double
+    gc.collect()
+    assert len(filter_bank._ON_DEVICE) == before  # freed with the last layer that held them

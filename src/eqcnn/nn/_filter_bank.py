@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import weakref
 from collections.abc import Callable
 from functools import lru_cache
 from typing import Any, cast
@@ -99,6 +100,26 @@ def _gather_index(factors: RegularFactors, n_in: int) -> torch.Tensor:
     return torch.from_numpy(index.astype(np.int64))
 
 
+# Off the CPU, the layers holding the same constant on the same device share one tensor, freed with the
+# last of them (on the CPU the lru-cached tensors above are shared already). The keys hold the bases and
+# factors (cached, immutable objects), so a key cannot be reused for another constant while it is here.
+_ON_DEVICE: weakref.WeakValueDictionary[tuple[Any, ...], torch.Tensor] = weakref.WeakValueDictionary()
+
+
+def _on_device(cpu_tensor: torch.Tensor, key: tuple[Any, ...], device: Any) -> torch.Tensor:
+    """``cpu_tensor`` (the constant named by ``key``) on ``device``, one copy per device."""
+    dev = torch.device(device)
+    if dev.type == "cpu":
+        return cpu_tensor
+    if dev.index is None and dev.type != "meta":
+        dev = torch.empty(0, device=dev).device  # "cuda" -> "cuda:<current>", as tensors report it
+    full = (*key, dev)
+    found = _ON_DEVICE.get(full)
+    if found is None:
+        found = _ON_DEVICE[full] = cpu_tensor.to(dev)
+    return found
+
+
 # Off the CPU, a regular -> regular block whose dense basis takes at most this many bytes (in the layer's
 # dtype; C16 k=7 in float32: 15.3 MiB) is expanded with the dense basis: one GEMM instead of the factored
 # form's two or three GEMMs and a gather. Measured on an H100 (benchmarks/factored_expansion.py
@@ -166,12 +187,20 @@ class _Block:
         """(Re)make the constant tensors in ``dtype`` on ``device`` from the float64 bases."""
         self.factored = not self.dense_on(dtype, device)
         if self.factors is not None and self.factored:
-            gen, act, spatial = _factor_tensors(self.factors, dtype)
-            self.tensors = [gen.to(device), act.to(device), _gather_index(self.factors, self.n_in).to(device)]
+            f = self.factors
+            gen, act, spatial = _factor_tensors(f, dtype)
+            self.tensors = [
+                _on_device(gen, ("generator", f, dtype), device),
+                _on_device(act, ("actions", f, dtype), device),
+                _on_device(_gather_index(f, self.n_in), ("index", f, self.n_in), device),
+            ]
             if not self.pixels:
-                self.tensors.append(spatial.to(device))
+                self.tensors.append(_on_device(spatial, ("spatial", f, dtype), device))
         else:
-            self.tensors = [_basis_tensor(self.basis, dtype).to(device)] if self.dim else []
+            basis = self.basis
+            self.tensors = (
+                [_on_device(_basis_tensor(basis, dtype), ("basis", basis, dtype), device)] if self.dim else []
+            )
 
     def expand(self, coef: torch.Tensor, kh: int, kw: int) -> torch.Tensor:
         """The block ``(n_out * d_out, n_in * d_in, kh, kw)`` for its weights ``coef`` (``n_out * n_in * dim``)."""
