@@ -124,7 +124,8 @@ def _on_device(cpu_tensor: torch.Tensor, key: tuple[Any, ...], device: Any) -> t
 # dtype; C16 k=7 in float32: 15.3 MiB) is expanded with the dense basis: one GEMM instead of the factored
 # form's two or three GEMMs and a gather. Measured on an H100 (benchmarks/factored_expansion.py
 # --device cuda): expansion forward + backward 180-310 us dense against 340-500 us factored, training
-# steps at 64 channels, 64x64, batch 32 up to 1.15x faster. On the CPU the factored form is faster.
+# steps at 64 channels, 64x64, batch 32 1.06-1.39x the plain conv's against 1.22-1.47x. On the CPU the
+# factored form is faster.
 DENSE_OFF_CPU_BYTES = 16 << 20
 
 
@@ -426,7 +427,7 @@ class ExpandedFilterModule(EquivariantModule):
         device_type = w.device.type
         if _autocast_on(device_type):
             # the expansion stays in the weights' dtype: under autocast its GEMMs would cast the weights and
-            # every constant on each call (19 casts per training step instead of the conv's 3), round the
+            # every constant on each call (19 casts per CPU training step against a plain conv's 7), round the
             # filter twice, and fill the eval cache with a low-precision filter that later full-precision
             # calls would get; the conv casts the filter once, as it does a plain conv's weight
             with torch.autocast(device_type, enabled=False):
@@ -490,8 +491,8 @@ class ExpandedFilterModule(EquivariantModule):
         w = self._parameters.get("weight")
         if w is None or w.is_meta:
             return
-        here = self._bias_map.basis
-        if here.device != w.device or (w.is_floating_point() and here.dtype != w.dtype):
+        here = self._bias_map.basis  # (the constants always move together: one of them tells where they are)
+        if here.device != w.device or here.dtype != w.dtype:
 
             def where(t: torch.Tensor) -> torch.Tensor:  # (the constants are rebuilt from float64 there)
                 return torch.empty_like(t, device=w.device, dtype=w.dtype if t.is_floating_point() else t.dtype)
