@@ -241,6 +241,50 @@ def test_a_model_built_on_the_meta_device_loads_with_assign(cls):
         assert relative_error(lazy(x), src(x)) == 0.0
 
 
+@pytest.mark.parametrize("how", ["parametrize", "prune"])
+def test_a_parametrized_or_pruned_meta_model_loads_with_assign(how):
+    # the weight then lives in a submodule (parametrizations.weight.original) or as weight_orig
+    from torch.nn.utils import parametrize, prune
+
+    class Double(torch.nn.Module):
+        def forward(self, w):
+            return 2 * w
+
+    def wrap(conv):
+        if how == "parametrize":
+            parametrize.register_parametrization(conv, "weight", Double())
+        else:
+            prune.l1_unstructured(conv, "weight", amount=0.3)
+        return conv
+
+    torch.manual_seed(0)
+    G = eqcnn.Cyclic(4)
+    src = wrap(enn.Conv2d(G.regular(2), G.regular(2), 3, padding=1))
+    x = torch.randn(1, 8, 7, 7)
+    with torch.device("meta"):
+        lazy = wrap(enn.Conv2d(G.regular(2), G.regular(2), 3, padding=1))
+    lazy.load_state_dict(src.state_dict(), assign=True)
+    assert relative_error(lazy(x), src(x)) == 0.0
+
+
+def test_constants_made_under_inference_mode_do_not_reach_layers_that_train():
+    import eqcnn.nn._filter_bank as filter_bank
+
+    G = eqcnn.Dihedral(3)  # a shape no other test uses, so its constants are made here
+    for cache in (filter_bank._basis_tensor, filter_bank._factor_tensors, filter_bank._gather_index):
+        cache.cache_clear()
+    with torch.inference_mode():
+        served = enn.Conv2d(G.regular(2), G.regular(3), 5)  # made on the CPU in inference mode ...
+        served.to("meta")  # ... and moved (the per-device copies are shared too)
+    for device in ("cpu", "meta"):
+        trained = enn.Conv2d(G.regular(2), G.regular(3), 5).to(device)
+        held = [t for blk in trained._bank.blocks for t in blk.tensors]
+        assert held and not any(t.is_inference() for t in held)
+        x = torch.randn(1, 12, 9, 9).to(device).requires_grad_()
+        trained(x).sum().backward()  # (an inference tensor cannot be saved for backward)
+    assert served is not None
+
+
 def test_a_transposed_conv_builds_on_the_meta_device_and_initialises_after_to_empty():
     G = eqcnn.Cyclic(4)
     lazy = enn.ConvTranspose2d(G.regular(2), G.regular(2), 3, stride=2, device="meta")

@@ -12,7 +12,14 @@ from .._checks import check_choice, pair
 from ..fields import FieldType
 from ..kernels import BasisKind, default_basis_kind
 from ._fieldutil import check_conv_groups
-from ._filter_bank import ExpandedFilterModule, FilterBank, InvariantBias, _autocast_on, load_filter
+from ._filter_bank import (
+    ExpandedFilterModule,
+    FilterBank,
+    InvariantBias,
+    _autocast_on,
+    constants_follow_weight,
+    load_filter,
+)
 
 __all__ = ["Conv2d"]
 
@@ -129,6 +136,7 @@ class Conv2d(ExpandedFilterModule):
             self.register_parameter("bias", None)
         self._want_bias = bool(bias)
         self._cache: tuple[Any, torch.Tensor, torch.Tensor | None] | None = None
+        self.register_load_state_dict_post_hook(constants_follow_weight)
         self.reset_parameters()
 
     # -- construction helpers ----------------------------------------------------------

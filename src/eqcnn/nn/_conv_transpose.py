@@ -14,7 +14,14 @@ from .._checks import check_choice, check_int, pair
 from ..fields import FieldType
 from ..kernels import BasisKind, default_basis_kind
 from ._fieldutil import check_conv_groups, check_field_type, check_same_group
-from ._filter_bank import ExpandedFilterModule, FilterBank, InvariantBias, _autocast_on, load_filter
+from ._filter_bank import (
+    ExpandedFilterModule,
+    FilterBank,
+    InvariantBias,
+    _autocast_on,
+    constants_follow_weight,
+    load_filter,
+)
 
 __all__ = ["ConvTranspose2d"]
 
@@ -115,6 +122,7 @@ class ConvTranspose2d(ExpandedFilterModule):
             self.register_parameter("bias", None)
         self._want_bias = bool(bias)
         self._cache: tuple[Any, torch.Tensor, torch.Tensor | None] | None = None
+        self.register_load_state_dict_post_hook(constants_follow_weight)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:

@@ -55,7 +55,8 @@ def _constant(a: np.ndarray, dtype: torch.dtype) -> torch.Tensor:
         fresh = np.where(np.abs(a) < torch.finfo(dtype).tiny, 0.0, a)
     else:
         fresh = np.array(a)
-    return torch.from_numpy(fresh).to(dtype)
+    with torch.inference_mode(False):  # shared by every layer: never an inference tensor (see _on_device)
+        return torch.from_numpy(fresh).to(dtype)
 
 
 @lru_cache(maxsize=256)
@@ -97,7 +98,8 @@ def _gather_index(factors: RegularFactors, n_in: int) -> torch.Tensor:
     d_src = factors.sources[:, None, :, None]
     s = np.arange(n_sp)[None, None, None, :]
     index = (((i * d_in + d_src) * n + c) * n_sp + s).reshape(-1)
-    return torch.from_numpy(index.astype(np.int64))
+    with torch.inference_mode(False):  # shared: never an inference tensor (see _on_device)
+        return torch.from_numpy(index.astype(np.int64))
 
 
 # Off the CPU, the layers holding the same constant on the same device share one tensor, freed with the
@@ -116,7 +118,10 @@ def _on_device(cpu_tensor: torch.Tensor, key: tuple[Any, ...], device: Any) -> t
     full = (*key, dev)
     found = _ON_DEVICE.get(full)
     if found is None:
-        found = _ON_DEVICE[full] = cpu_tensor.to(dev)
+        # a layer moved under torch.inference_mode() must not hand an inference tensor to the layers
+        # that train (they could not save it for backward)
+        with torch.inference_mode(False):
+            found = _ON_DEVICE[full] = cpu_tensor.to(dev)
     return found
 
 
@@ -483,19 +488,24 @@ class ExpandedFilterModule(EquivariantModule):
         self._bias_map.apply_(fn)
         return super()._apply(fn, *args, **kwargs)
 
-    def _load_from_state_dict(self, state_dict: Any, prefix: str, *args: Any, **kwargs: Any) -> None:
-        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
-        # ``load_state_dict(assign=True)`` (loading into a model built on the meta device) replaces the
-        # parameters with the loaded tensors without ``_apply``: the constants follow the weight
-        self._cache = None
-        w = self._parameters.get("weight")
-        if w is None or w.is_meta:
-            return
-        here = self._bias_map.basis  # (the constants always move together: one of them tells where they are)
-        if here.device != w.device or here.dtype != w.dtype:
 
-            def where(t: torch.Tensor) -> torch.Tensor:  # (the constants are rebuilt from float64 there)
-                return torch.empty_like(t, device=w.device, dtype=w.dtype if t.is_floating_point() else t.dtype)
+def constants_follow_weight(module: ExpandedFilterModule, incompatible_keys: Any = None) -> None:
+    """A ``load_state_dict`` post-hook of the layers: the constants go where the loaded weights are.
 
-            self._bank.apply_(where)
-            self._bias_map.apply_(where)
+    ``load_state_dict(assign=True)`` (loading into a model built on the meta
+    device) swaps in the loaded tensors without ``_apply``, so the constants
+    would stay behind. A post-hook runs after the layer's submodules are
+    loaded too, so a parametrized weight's ``original`` has arrived by then.
+    """
+    module._cache = None
+    w = next((p for p in module.parameters() if p.is_floating_point()), None)
+    if w is None or w.is_meta:
+        return
+    here = module._bias_map.basis  # (the constants always move together: one of them tells where they are)
+    if here.device != w.device or here.dtype != w.dtype:
+
+        def where(t: torch.Tensor) -> torch.Tensor:  # (the constants are rebuilt from float64 there)
+            return torch.empty_like(t, device=w.device, dtype=w.dtype if t.is_floating_point() else t.dtype)
+
+        module._bank.apply_(where)
+        module._bias_map.apply_(where)
