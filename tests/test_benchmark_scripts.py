@@ -25,6 +25,11 @@ BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
             ["--device", "cpu", "--cases", "C8 tiny", "--rows", "3"],
             "| eqcnn-dense | bf16 autocast:",
         ),
+        (  # the CUDA-graph comparison's eager candidates, on the CPU (no graphs there)
+            "gpu/graphed.py",
+            ["--device", "cpu", "--cases", "C8 tiny", "--rounds", "1"],
+            "| C8 tiny 2->2 fields k5 16px b4 | bf16 autocast |",
+        ),
         (  # the CUDA target case and the bf16 autocast modes, run on the CPU
             "run.py",
             ["--quick", "--device", "cpu", "--cases", "C8 gpu", "--autocast", "--rounds", "1", "--no-memory"],

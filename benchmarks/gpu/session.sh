@@ -13,6 +13,8 @@
 #    benchmarks/gpu/fetch_wheels.sh came along in .whl/, against escnn;
 # 3. benchmarks/two_step.py --device cuda: the two-step convolution against the dense one (issue #5,
 #    item 5) at 64x64, batch 32;
+# "graphs": benchmarks/gpu/graphed.py, training steps eager and replayed as CUDA graphs (GRAPHS_CASES;
+#   run right after the tests, before escnn is set up);
 # "profile": benchmarks/gpu/profile_step.py, a training step op by op (PROFILE_CASES);
 # "factored": benchmarks/factored_expansion.py --device cuda, the factored filter expansion against the dense.
 # Logs and result files go to $OUT (the device tool's return folder), else ./gpu-out.
@@ -28,6 +30,12 @@ python3 -c "import torch; print('torch', torch.__version__, 'cuda', torch.versio
 if [[ $steps == *" tests "* ]]; then
   timeout "${TEST_TIMEOUT:-150}" python3 -m pytest -q -rfE -p no:cacheprovider -p no:eqcnn -p eqcnn.testing.pytest_plugin \
     --eqcnn-device=cuda -m "eqcnn_cuda and not slow" tests 2>&1 | tee "$out/cuda_tests.log" | tail -n 30
+fi
+
+if [[ $steps == *" graphs "* ]]; then
+  # shellcheck disable=SC2086  # (the case names are quoted in GRAPHS_CASES)
+  eval timeout "${GRAPHS_TIMEOUT:-150}" python3 benchmarks/gpu/graphed.py --rounds "${ROUNDS:-5}" \
+    --out "$out/graphed.json" ${GRAPHS_CASES:+--cases $GRAPHS_CASES} 2>&1 | tee "$out/graphed.md"
 fi
 
 bench_path="$PYTHONPATH"

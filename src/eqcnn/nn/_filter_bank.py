@@ -445,7 +445,8 @@ class ExpandedFilterModule(EquivariantModule):
         In eval mode the result is cached until the weights change (in-place
         updates, ``load_state_dict``, ``.to()``) or the module's mode changes; while
         gradients to the weights are wanted, or under ``torch.compile``, it is
-        recomputed.  Writes through ``weight.data`` bypass PyTorch's version
+        recomputed; so it is while a CUDA graph is captured (the graph then replays the
+        expansion).  Writes through ``weight.data`` bypass PyTorch's version
         counter: call :meth:`clear_cache` after them.
         """
         params = self._parameters
@@ -455,8 +456,15 @@ class ExpandedFilterModule(EquivariantModule):
             return self._expand()
         # 10x faster than nn.Module.__getattr__, which costs ~3% of a tiny layer's eval forward
         w, b = cast(torch.Tensor, params["weight"]), params["bias"]
-        if self.training or (w.requires_grad and torch.is_grad_enabled()) or torch.compiler.is_compiling():
-            # (a compiled graph cannot check the cache key; it expands every call, which it fuses)
+        if (
+            self.training
+            or (w.requires_grad and torch.is_grad_enabled())
+            or torch.compiler.is_compiling()
+            or (w.is_cuda and torch.cuda.is_current_stream_capturing())
+        ):
+            # a compiled graph cannot check the cache key, and a CUDA graph replays without Python: both
+            # expand every call (compiled, the expansion is fused; captured, it replays with the conv, so a
+            # graph follows in-place weight updates instead of keeping the filter cached before them)
             return self._expand(w, b)
         key = (
             w._version,
