@@ -1,7 +1,8 @@
 """The docs cannot rot: every page's ``>>>`` examples run as doctests, and every other ``python``
 code block runs as a script (the blocks of a page in order, in one namespace, in a scratch folder).
 
-A page's blocks run only when the extras they import are installed (escnn, matplotlib, onnx).
+A page's blocks run only when the extras they import are installed (escnn, matplotlib, onnx), and
+a page whose code runs on CUDA only where a GPU is found (it is part of the CUDA test matrix).
 """
 
 import doctest
@@ -10,6 +11,7 @@ import re
 from pathlib import Path
 
 import pytest
+import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = sorted([ROOT / "README.md", *(ROOT / "docs").rglob("*.md")]) if (ROOT / "docs").exists() else []
@@ -50,12 +52,23 @@ def test_page_doctests(page, tmp_path, monkeypatch):
     assert result.attempted > 0 and result.failed == 0, f"{result.failed} example(s) failed in {_id(page)}"
 
 
-@pytest.mark.parametrize("page", [p for p in PAGES if _script_blocks(p)], ids=_id)
+def _needs_cuda(page: Path) -> bool:
+    return bool(re.search(r'\.cuda\(\)|device="cuda"', "\n".join(_script_blocks(page))))
+
+
+@pytest.mark.parametrize(
+    "page",
+    [pytest.param(p, marks=[pytest.mark.eqcnn_cuda] if _needs_cuda(p) else []) for p in PAGES if _script_blocks(p)],
+    ids=_id,
+)
 def test_page_code_blocks_run(page, tmp_path, monkeypatch):
+    """(A page whose code runs on CUDA is in the CUDA test matrix, ``-m eqcnn_cuda``; skipped without a GPU.)"""
     blocks = _script_blocks(page)
     for mod in _needs("\n".join(blocks)):
         if importlib.util.find_spec(mod) is None:
             pytest.skip(f"{_id(page)} needs {mod}")
+    if _needs_cuda(page) and not torch.cuda.is_available():
+        pytest.skip(f"{_id(page)} needs a CUDA device")
     monkeypatch.chdir(tmp_path)
     namespace: dict = {"__name__": "__docs__"}
     for i, code in enumerate(blocks):

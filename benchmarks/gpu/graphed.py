@@ -7,8 +7,8 @@ A CUDA graph (``torch.cuda.make_graphed_callables``) replays the captured forwar
 backward kernels with one launch each, so what is left of the ratio to the plain conv is
 the device's own work.  For each case, in fp32 and under bf16 autocast, four candidates
 are timed in interleaved rounds (benchmarks/README.md's method): the plain conv and
-eqcnn's layer, each eager and graphed.  Before timing, the graphed eqcnn step's output
-and weight gradients are compared with the eager one's, and the plain conv's likewise
+eqcnn's layer, each eager and graphed.  Before timing, the graphed eqcnn step's weight
+and input gradients are compared with the eager one's, and the plain conv's likewise
 (``rel err``: the largest relative L2 difference of a gradient).  Autocast is entered inside
 the captured callable, so the graph's backward, like the eager step's ``backward()`` called
 outside the autocast block, runs without autocast; the last column captures eqcnn's step the

@@ -33,9 +33,12 @@ if [[ $steps == *" tests "* ]]; then
 fi
 
 if [[ $steps == *" graphs "* ]]; then
-  # shellcheck disable=SC2086  # (the case names are quoted in GRAPHS_CASES)
-  eval timeout "${GRAPHS_TIMEOUT:-150}" python3 benchmarks/gpu/graphed.py --rounds "${ROUNDS:-5}" \
-    --out "$out/graphed.json" ${GRAPHS_CASES:+--cases $GRAPHS_CASES} 2>&1 | tee "$out/graphed.md"
+  graphs_args=()  # GRAPHS_CASES: case names, each in single quotes ("'C8 tiny' 'C8 gpu 8->8'")
+  if [[ -n ${GRAPHS_CASES:-} ]]; then
+    eval "graphs_args=(--cases $GRAPHS_CASES)"
+  fi
+  timeout "${GRAPHS_TIMEOUT:-150}" python3 benchmarks/gpu/graphed.py --rounds "${ROUNDS:-5}" \
+    --out "$out/graphed.json" "${graphs_args[@]}" 2>&1 | tee "$out/graphed.md"
 fi
 
 bench_path="$PYTHONPATH"

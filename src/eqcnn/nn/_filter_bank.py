@@ -460,11 +460,12 @@ class ExpandedFilterModule(EquivariantModule):
             self.training
             or (w.requires_grad and torch.is_grad_enabled())
             or torch.compiler.is_compiling()
-            or (w.is_cuda and torch.cuda.is_current_stream_capturing())
+            or (w.is_cuda and torch.cuda.is_available() and torch.cuda.is_current_stream_capturing())
         ):
-            # a compiled graph cannot check the cache key, and a CUDA graph replays without Python: both
-            # expand every call (compiled, the expansion is fused; captured, it replays with the conv, so a
-            # graph follows in-place weight updates instead of keeping the filter cached before them)
+            # a compiled graph cannot check the cache key, and a CUDA graph replays without Python: neither
+            # uses the cache (compiled, the expansion is recomputed and fused; captured, it replays with the
+            # conv, so a graph follows in-place weight updates instead of the filter cached before them).
+            # (is_available: a fake CUDA tensor on a CPU-only build must not reach the CUDA runtime)
             return self._expand(w, b)
         key = (
             w._version,
