@@ -285,6 +285,38 @@ def test_constants_made_under_inference_mode_do_not_reach_layers_that_train():
     assert served is not None
 
 
+@pytest.mark.parametrize("real_first", [True, False], ids=["real-then-fake", "fake-then-real"])
+def test_layers_built_under_fake_tensor_mode_do_not_share_constants_with_real_ones(real_first):
+    """A layer built under FakeTensorMode (to trace a model, or to estimate its memory) gets fake constants
+    of its own: the shared cache neither hands it real ones (its forward failed) nor keeps its fake ones
+    (every later real layer of that shape failed)."""
+    from torch._subclasses.fake_tensor import FakeTensorMode
+
+    G = eqcnn.Dihedral(5)  # shapes no other test uses: the cached constants are made here
+    lift, group = (G.trivial(1), G.regular(1)), (G.regular(1), G.regular(2))  # dense basis; factored form
+    sizes = {"lift": (1, 1, 9, 9), "group": (1, 10, 9, 9)}
+
+    def real() -> None:
+        for name, (a, b) in (("lift", lift), ("group", group)):
+            layer = enn.Conv2d(a, b, 3, padding=1)
+            held = [t for blk in layer._bank.blocks for t in blk.tensors]
+            assert held and all(type(t) is torch.Tensor for t in held), name
+            assert layer(torch.randn(*sizes[name])).isfinite().all(), name
+            on_meta = enn.Conv2d(a, b, 3, device="meta")
+            assert all(type(t) is torch.Tensor for blk in on_meta._bank.blocks for t in blk.tensors), name
+
+    kept = []  # (the fake layers stay alive: the per-device copies live as long as a layer holds them)
+    if real_first:
+        real()
+    with FakeTensorMode():
+        for name, (a, b) in (("lift", lift), ("group", group)):
+            layer = enn.Conv2d(a, b, 3, padding=1)
+            assert layer(torch.empty(*sizes[name])).shape[1] == b.size, name
+            kept.append(enn.Conv2d(a, b, 3, device="meta"))  # (per-device copies: not shared either)
+    real()
+    assert kept
+
+
 def test_a_transposed_conv_builds_on_the_meta_device_and_initialises_after_to_empty():
     G = eqcnn.Cyclic(4)
     lazy = enn.ConvTranspose2d(G.regular(2), G.regular(2), 3, stride=2, device="meta")

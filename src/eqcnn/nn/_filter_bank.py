@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import weakref
 from collections.abc import Callable
-from functools import lru_cache
 from typing import Any, cast
 
 import numpy as np
@@ -59,14 +59,41 @@ def _constant(a: np.ndarray, dtype: torch.dtype) -> torch.Tensor:
         return torch.from_numpy(fresh).to(dtype)
 
 
-@lru_cache(maxsize=256)
+def _tracing() -> bool:
+    """Whether tensors made now are not plain tensors: a ``FakeTensorMode`` (or another mode that makes
+    tensor subclasses) is active, e.g. a model built under it to trace or to estimate its memory."""
+    return type(torch.empty(0)) is not torch.Tensor
+
+
+def _shared_constant(fn: Callable[..., Any]) -> Any:
+    """Cache ``fn``'s constants (up to 256, first in first out) and share them between layers, except
+    under a tracing mode: a layer built there gets fresh constants of the mode's kind, and the real
+    layers never see them (a cached fake tensor would break every later layer of that shape)."""
+    cache: dict[tuple[Any, ...], Any] = {}
+
+    @functools.wraps(fn)
+    def shared(*args: Any) -> Any:
+        if _tracing():
+            return fn(*args)
+        found = cache.get(args)
+        if found is None:
+            if len(cache) >= 256:
+                del cache[next(iter(cache))]
+            found = cache[args] = fn(*args)
+        return found
+
+    shared.cache_clear = cache.clear  # type: ignore[attr-defined]
+    return shared
+
+
+@_shared_constant
 def _basis_tensor(basis: KernelBasis, dtype: torch.dtype) -> torch.Tensor:
     """The basis as a ``(dim, d_out * d_in * k * k)`` CPU tensor, shared by every layer that uses it."""
     flat = basis.filters.reshape(basis.dim, int(np.prod(basis.filters.shape[1:])))
     return _constant(flat, dtype)
 
 
-@lru_cache(maxsize=256)
+@_shared_constant
 def _factor_tensors(factors: RegularFactors, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """The generator ``(dim, d_in * S)``, the stacked actions ``(S, N * S)`` and the spatial functions ``(S, kk)``."""
     dim, d_in, n_sp = factors.generator.shape
@@ -80,7 +107,7 @@ def _factor_tensors(factors: RegularFactors, dtype: torch.dtype) -> tuple[torch.
     )
 
 
-@lru_cache(maxsize=256)
+@_shared_constant
 def _gather_index(factors: RegularFactors, n_in: int) -> torch.Tensor:
     """Where each entry of the turned rows, laid out ``(c, in field, d, s)``, is read from the GEMM's output.
 
@@ -103,7 +130,7 @@ def _gather_index(factors: RegularFactors, n_in: int) -> torch.Tensor:
 
 
 # Off the CPU, the layers holding the same constant on the same device share one tensor, freed with the
-# last of them (on the CPU the lru-cached tensors above are shared already). The keys hold the bases and
+# last of them (on the CPU the cached tensors above are shared already). The keys hold the bases and
 # factors (cached, immutable objects), so a key cannot be reused for another constant while it is here.
 _ON_DEVICE: weakref.WeakValueDictionary[tuple[Any, ...], torch.Tensor] = weakref.WeakValueDictionary()
 
@@ -113,6 +140,8 @@ def _on_device(cpu_tensor: torch.Tensor, key: tuple[Any, ...], device: Any) -> t
     dev = torch.device(device)
     if dev.type == "cpu":
         return cpu_tensor
+    if _tracing():  # (not shared: see _shared_constant)
+        return cpu_tensor.to(dev)
     if dev.index is None and dev.type != "meta":
         dev = torch.empty(0, device=dev).device  # "cuda" -> "cuda:<current>", as tensors report it
     full = (*key, dev)
