@@ -62,7 +62,7 @@ def _constant(a: np.ndarray, dtype: torch.dtype) -> torch.Tensor:
 def _tracing() -> bool:
     """Whether tensors made now are not plain tensors: a ``FakeTensorMode`` (or another mode that makes
     tensor subclasses) is active, e.g. a model built under it to trace or to estimate its memory."""
-    return type(torch.empty(0)) is not torch.Tensor
+    return type(torch.empty(0, device="cpu")) is not torch.Tensor
 
 
 def _shared_constant(fn: Callable[..., Any]) -> Any:
