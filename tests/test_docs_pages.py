@@ -53,7 +53,7 @@ def test_page_doctests(page, tmp_path, monkeypatch):
 
 
 def _needs_cuda(page: Path) -> bool:
-    return bool(re.search(r'\.cuda\(\)|device="cuda"', "\n".join(_script_blocks(page))))
+    return bool(re.search(r"""\.cuda\(|["']cuda(:\d+)?["']""", "\n".join(_script_blocks(page))))
 
 
 @pytest.mark.parametrize(

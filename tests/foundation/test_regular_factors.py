@@ -221,7 +221,7 @@ def test_off_the_cpu_layers_of_one_shape_share_their_constants_until_the_last_is
     gc.collect()
     before = len(filter_bank._ON_DEVICE)
     layers = [enn.Conv2d(G.regular(2), G.regular(3), 5).to("meta") for _ in range(3)]
-    factored = enn.Conv2d(G.regular(2), G.regular(3), 5)  # on the CPU: the lru-cached tensors, shared too
+    factored = enn.Conv2d(G.regular(2), G.regular(3), 5)  # on the CPU: the cached tensors, shared too
     heads = [m._bank.blocks[0].tensors[0] for m in layers]
     assert heads[0] is heads[1] is heads[2]  # one dense basis on the device for the three layers
     double = enn.Conv2d(G.regular(2), G.regular(3), 5).to("meta").double()

@@ -292,7 +292,11 @@ def test_layers_built_under_fake_tensor_mode_do_not_share_constants_with_real_on
     (every later real layer of that shape failed)."""
     from torch._subclasses.fake_tensor import FakeTensorMode
 
-    G = eqcnn.Dihedral(5)  # shapes no other test uses: the cached constants are made here
+    import eqcnn.nn._filter_bank as filter_bank
+
+    for cache in (filter_bank._basis_tensor, filter_bank._factor_tensors, filter_bank._gather_index):
+        cache.cache_clear()  # the constants of these shapes are made in this test, in the order it says
+    G = eqcnn.Dihedral(5)
     lift, group = (G.trivial(1), G.regular(1)), (G.regular(1), G.regular(2))  # dense basis; factored form
     sizes = {"lift": (1, 1, 9, 9), "group": (1, 10, 9, 9)}
 

@@ -66,23 +66,17 @@ def _tracing() -> bool:
 
 
 def _shared_constant(fn: Callable[..., Any]) -> Any:
-    """Cache ``fn``'s constants (up to 256, first in first out) and share them between layers, except
-    under a tracing mode: a layer built there gets fresh constants of the mode's kind, and the real
+    """``fn`` with its constants cached (``functools.lru_cache``, 256 entries) and shared between layers,
+    except under a tracing mode: a layer built there gets fresh constants of the mode's kind, and the real
     layers never see them (a cached fake tensor would break every later layer of that shape)."""
-    cache: dict[tuple[Any, ...], Any] = {}
+    cached = functools.lru_cache(maxsize=256)(fn)
 
     @functools.wraps(fn)
     def shared(*args: Any) -> Any:
-        if _tracing():
-            return fn(*args)
-        found = cache.get(args)
-        if found is None:
-            if len(cache) >= 256:
-                del cache[next(iter(cache))]
-            found = cache[args] = fn(*args)
-        return found
+        return fn(*args) if _tracing() else cached(*args)
 
-    shared.cache_clear = cache.clear  # type: ignore[attr-defined]
+    shared.cache_clear = cached.cache_clear  # type: ignore[attr-defined]
+    shared.cache_info = cached.cache_info  # type: ignore[attr-defined]
     return shared
 
 
