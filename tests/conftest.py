@@ -17,7 +17,16 @@ settings.load_profile("default")
 
 
 # Test tensors are small: one thread is several times faster than two on a busy 2-core machine.
-torch.set_num_threads(1)
+# EQCNN_TEST_THREADS runs the suite with another count (CI runs it with 2 too, in random order):
+# no test may depend on the thread count. Every test starts with this count (the fixture below).
+TEST_THREADS = int(os.environ.get("EQCNN_TEST_THREADS", "1"))
+torch.set_num_threads(TEST_THREADS)
+
+
+@pytest.fixture(autouse=True)
+def _threads():
+    torch.set_num_threads(TEST_THREADS)  # a test that changed it leaves the next one the suite's count
+    yield
 
 
 @pytest.fixture(autouse=True)

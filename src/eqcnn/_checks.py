@@ -12,16 +12,31 @@ import torch
 __all__ = [
     "ShapeError",
     "check_choice",
+    "check_dtype",
     "check_int",
     "check_ints",
+    "check_module",
+    "check_number",
     "check_positive",
     "check_probability",
     "check_tensor",
+    "check_tensor_arg",
+    "describe",
 ]
 
 
 class ShapeError(ValueError):
     """A tensor arrived with the wrong number of dimensions or channels."""
+
+
+def describe(value: Any) -> str:
+    """What arrived, for a message: the type and a short repr (a tensor by its shape and dtype)."""
+    if isinstance(value, torch.Tensor):
+        return f"Tensor of shape {tuple(value.shape)} ({value.dtype})"
+    text = repr(value)
+    if len(text) > 60:
+        text = text[:57] + "..."
+    return f"{type(value).__name__} ({text})"
 
 
 def check_int(name: str, value: Any, minimum: int | None = None) -> int:
@@ -66,6 +81,62 @@ def check_probability(name: str, value: Any) -> float:
     if not (_real(value) and 0.0 <= float(value) <= 1.0):
         raise ValueError(f"`{name}` must be a probability in [0, 1], got {value!r}")
     return float(value)
+
+
+def check_number(
+    name: str, value: Any, minimum: float | None = None, maximum: float | None = None, *, finite: bool = True
+) -> float:
+    """A real number (not a bool), finite unless ``finite=False``, in ``[minimum, maximum]``."""
+    ok = _real(value) and not math.isnan(float(value)) and (not finite or math.isfinite(float(value)))
+    if ok and minimum is not None:
+        ok = float(value) >= minimum
+    if ok and maximum is not None:
+        ok = float(value) <= maximum
+    if not ok:
+        what = "a finite number" if finite else "a number"
+        if minimum is not None and maximum is not None:
+            what += f" in [{minimum:g}, {maximum:g}]"
+        elif minimum is not None:
+            what += f" >= {minimum:g}"
+        elif maximum is not None:
+            what += f" <= {maximum:g}"
+        got = repr(value) if _real(value) else describe(value)
+        error = ValueError if _real(value) else TypeError
+        raise error(f"`{name}` must be {what}, got {got}")
+    return float(value)
+
+
+def check_module(name: str, value: Any) -> torch.nn.Module:
+    """A ``torch.nn.Module`` (a plain function is refused with a hint: the harness reads its submodules)."""
+    if not isinstance(value, torch.nn.Module):
+        hint = " (wrap a plain function in an nn.Module)" if callable(value) and not isinstance(value, type) else ""
+        raise TypeError(f"`{name}` must be a torch.nn.Module, got {describe(value)}{hint}")
+    return value
+
+
+def check_dtype(name: str, value: Any, floating: bool = True) -> torch.dtype:
+    """A ``torch.dtype`` (a floating point one unless ``floating=False``)."""
+    kind = "a floating point torch.dtype" if floating else "a torch.dtype"
+    if not isinstance(value, torch.dtype):
+        raise TypeError(f"`{name}` must be {kind} (e.g. torch.float32), got {describe(value)}")
+    if floating and not value.is_floating_point:
+        raise ValueError(f"`{name}` must be {kind} (e.g. torch.float32), got {value}")
+    return value
+
+
+def check_tensor_arg(
+    name: str, value: Any, dims: tuple[int, ...] | None = None, layout: str = "", floating: bool = False
+) -> torch.Tensor:
+    """A tensor argument of a function (not a layer's input: see :func:`check_tensor`), with ``dims``
+    dimensions (described by ``layout``, e.g. ``"(B, C, H, W)"``) and a floating point dtype if asked."""
+    shape = f" of shape {layout}" if layout else ""
+    if not isinstance(value, torch.Tensor):
+        raise TypeError(f"`{name}` must be a torch.Tensor{shape}, got {describe(value)}")
+    if dims is not None and value.dim() not in dims:
+        raise ShapeError(f"`{name}` must have shape {layout or dims}, got shape {tuple(value.shape)}")
+    if floating and not value.is_floating_point():
+        raise TypeError(f"`{name}` must be a floating point tensor, got dtype {value.dtype}")
+    return value
 
 
 def check_choice(name: str, value: Any, choices: Iterable[Any]) -> Any:

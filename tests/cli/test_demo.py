@@ -13,15 +13,6 @@ from eqcnn.cli._demo_model import build_digit_model, count_parameters, matched_w
 from eqcnn.cli._demo_train import ProgressBar, accuracy, train_classifier
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # small models: one thread is as fast and does not fight the other test workers for cores
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.mark.parametrize("group", [eqcnn.Cyclic(4), eqcnn.Cyclic(8), eqcnn.Dihedral(4)])
 def test_digit_model_logits_are_exactly_invariant_to_quarter_turns(group):
     model = build_digit_model(group, 2).eval()

@@ -36,9 +36,10 @@ def constraint_residual(basis, g):
 
 @pytest.mark.parametrize("G", ALL_GROUPS, ids=repr)
 @pytest.mark.parametrize("k", [1, 3, 5])
-def test_harmonic_basis_satisfies_constraint_on_grid_elements(G, k):
+@pytest.mark.parametrize("kind", ["harmonic", "escnn"])
+def test_harmonic_basis_satisfies_constraint_on_grid_elements(G, k, kind):
     for rin, rout in rep_pairs(G):
-        b = kernel_basis(rin, rout, k, "harmonic")
+        b = kernel_basis(rin, rout, k, kind)
         for g in G.elements:
             if g.is_grid_symmetry:
                 assert constraint_residual(b, g) < 1e-12, (rin, rout, g)
@@ -58,7 +59,7 @@ def test_pixel_basis_satisfies_constraint(G, k):
 @pytest.mark.parametrize("G", ALL_GROUPS, ids=repr)
 def test_bases_are_orthonormal_and_deterministic(G):
     for rin, rout in rep_pairs(G)[:6]:
-        for kind in ("harmonic", "pixel") if G.is_grid_symmetric else ("harmonic",):
+        for kind in ("harmonic", "escnn", "pixel") if G.is_grid_symmetric else ("harmonic", "escnn"):
             b = kernel_basis(rin, rout, 5, kind)
             flat = b.filters.reshape(b.dim, b.filters[0:1].size if b.dim else 0)
             np.testing.assert_allclose(flat @ flat.T, np.eye(b.dim), atol=1e-10)
@@ -109,7 +110,7 @@ def test_harmonic_dimensions_match_escnn_for_k5():
             lambda: kernel_basis(
                 eqcnn.Cyclic(4).trivial_representation, eqcnn.Cyclic(4).trivial_representation, 3, "fourier"
             ),
-            r"`kind` must be one of 'auto', 'harmonic', 'pixel'; got 'fourier'",
+            r"`kind` must be one of 'auto', 'harmonic', 'pixel', 'escnn'; got 'fourier'",
         ),
         (
             lambda: kernel_basis(eqcnn.Cyclic(4).trivial_representation, eqcnn.Cyclic(4).trivial_representation, 0),
@@ -411,3 +412,23 @@ def test_a_basis_pickles_and_makes_its_filters_once():
         t.join()
     assert len({id(f) for f in seen}) == 1
     np.testing.assert_array_equal(seen[0], kernel_basis(R, R, 5).filters)
+
+
+def test_the_escnn_profile_is_escnns_default_rings():
+    from eqcnn.kernels import ring_profile
+
+    # escnn's R2Conv defaults (frequencies_cutoff=-1): a point at the centre, 0.6-wide rings, 0.4 on the
+    # outer one, band limits 0 | 2r on odd and 2r-1 on even inner rings | min(2r, 2) on the outer one
+    assert ring_profile(7, "escnn") == ([0.0, 1.0, 2.0, 3.0], [0.005, 0.6, 0.6, 0.4], [0, 2, 3, 2])
+    assert ring_profile(5, "escnn") == ([0.0, 1.0, 2.0], [0.005, 0.6, 0.4], [0, 2, 2])
+    assert ring_profile(7) == ([0.0, 1.0, 2.0, 3.0], [0.6, 0.6, 0.6, 0.4], [0, 2, 4, 2])
+    with pytest.raises(ValueError, match=r"the 'escnn' ring profile needs an odd `kernel_size`, got 4"):
+        ring_profile(4, "escnn")
+    G = eqcnn.Cyclic(8)
+    R = G.regular_representation
+    # other rings, another space of the same size where escnn's sizes agree with eqcnn's (k=5)
+    a, b = kernel_basis(R, R, 5, "harmonic"), kernel_basis(R, R, 5, "escnn")
+    assert a.dim == b.dim == 88 and kernel_basis(R, R, 7, "escnn").dim == 144
+    flat_a, flat_b = (x.filters.reshape(x.dim, -1) for x in (a, b))
+    # 6% of the escnn basis lies outside the default one (measured 0.061): the two spans differ
+    assert np.linalg.norm(flat_b - (flat_b @ flat_a.T) @ flat_a) / np.linalg.norm(flat_b) > 0.03

@@ -19,7 +19,7 @@ GROUPS += [eqcnn.Dihedral(1), eqcnn.Dihedral(2), eqcnn.Dihedral(4), eqcnn.Dihedr
 
 
 def kinds(G):
-    return ["harmonic", "pixel"] if G.is_grid_symmetric else ["harmonic"]
+    return ["harmonic", "escnn", "pixel"] if G.is_grid_symmetric else ["harmonic", "escnn"]
 
 
 @pytest.mark.parametrize("G", GROUPS, ids=repr)

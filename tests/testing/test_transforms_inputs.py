@@ -78,7 +78,7 @@ def test_band_limited_noise_is_deterministic_normalised_and_smooth():
     corr = (a[..., 1:, :] * a[..., :-1, :]).mean()
     white = band_limited_noise((2, 3, 20, 20), sigma=0, seed=3)
     assert corr > 0.7 and (white[..., 1:, :] * white[..., :-1, :]).mean().abs() < 0.2
-    with pytest.raises(ValueError, match="`sigma` must be >= 0"):
+    with pytest.raises(ValueError, match="`sigma` must be a finite number >= 0"):
         band_limited_noise(8, sigma=-1)
 
 

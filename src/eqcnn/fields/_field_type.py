@@ -8,7 +8,7 @@ from functools import cached_property
 import numpy as np
 import torch
 
-from .._checks import check_int, check_tensor
+from .._checks import check_int, check_tensor, describe
 from ..groups import GroupElement, PointGroup, Representation
 from ._spatial import Interpolation, rotate_pixels
 
@@ -46,6 +46,10 @@ class FieldType:
     def __init__(self, group: PointGroup, representations: Iterable[Representation]) -> None:
         if not isinstance(group, PointGroup):
             raise TypeError(f"`group` must be an eqcnn group (Trivial, Cyclic, Dihedral), got {group!r}")
+        if isinstance(representations, Representation) or not hasattr(representations, "__iter__"):
+            raise TypeError(
+                f"`representations` must be a list of Representations (one per field), got {describe(representations)}"
+            )
         reps = tuple(representations)
         for i, r in enumerate(reps):
             if not isinstance(r, Representation):

@@ -15,7 +15,7 @@ from typing import Literal
 import torch
 import torch.nn.functional as F
 
-from .._checks import check_choice
+from .._checks import check_choice, check_number, check_tensor_arg
 
 __all__ = ["rotate_pixels"]
 
@@ -34,6 +34,8 @@ def rotate_pixels(
     (for 90 and 270 degrees the image must be square); otherwise the image is
     resampled with ``interpolation`` about its centre and zero outside.
     """
+    check_tensor_arg("x", x, tuple(range(2, 9)), "(..., H, W)")
+    angle = check_number("angle", angle)
     check_choice("interpolation", interpolation, ("bilinear", "bicubic", "nearest"))
     if reflection:
         x = torch.flip(x, dims=[-1])

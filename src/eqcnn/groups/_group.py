@@ -10,13 +10,14 @@ first, then reflections, which is also the channel order of a regular field.
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .._checks import check_int
+from .._checks import check_int, check_number
 
 if TYPE_CHECKING:
     from ..fields import FieldType
@@ -38,6 +39,22 @@ class GroupElement:
     group: PointGroup
     rotation: int
     reflection: bool = False
+
+    def __post_init__(self) -> None:
+        # an element built by hand (G.element(k) is the checked way): say what is wrong here, not later in a
+        # repr or an index
+        if not isinstance(self.group, PointGroup):
+            raise TypeError(f"`group` must be an eqcnn group (Trivial, Cyclic, Dihedral), got {self.group!r}")
+        r = self.rotation
+        if isinstance(r, bool) or not isinstance(r, numbers.Integral):
+            raise TypeError(f"`rotation` must be an int, got {type(r).__name__} ({r!r})")
+        if not 0 <= r < self.group.N:
+            raise ValueError(
+                f"`rotation` must be an int in [0, {self.group.N}) for {self.group!r}, got {self.rotation!r} "
+                "(group.element(k) takes any int, modulo N)"
+            )
+        if self.reflection and not self.group.has_reflections:
+            raise ValueError(f"`reflection` (=True) needs a group with reflections; {self.group!r} has none")
 
     @property
     def angle(self) -> float:
@@ -155,7 +172,7 @@ class PointGroup:
 
     def rotation_by(self, degrees: float) -> GroupElement:
         """The rotation by ``degrees`` counter-clockwise; it must be a multiple of 360/N."""
-        steps = degrees * self.N / 360.0
+        steps = check_number("degrees", degrees) * self.N / 360.0
         if abs(steps - round(steps)) > 1e-9:
             raise ValueError(f"`degrees` (={degrees}) must be a multiple of {360 / self.N:g} for {self!r}")
         return self.element(round(steps))

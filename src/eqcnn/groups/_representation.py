@@ -38,9 +38,21 @@ class Representation:
     """
 
     def __init__(self, group: PointGroup, name: str, matrices: np.ndarray) -> None:
-        matrices = np.asarray(matrices, dtype=np.float64)
+        if not isinstance(group, PointGroup):
+            raise TypeError(f"`group` must be an eqcnn group (Trivial, Cyclic, Dihedral), got {group!r}")
+        if not isinstance(name, str):
+            raise TypeError(f"`name` must be a str, got {type(name).__name__} ({name!r})")
+        try:
+            matrices = np.asarray(matrices, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise TypeError(
+                f"`matrices` must be an array of real numbers of shape ({group.order}, d, d), "
+                f"got {type(matrices).__name__}"
+            ) from None
         if matrices.ndim != 3 or matrices.shape[0] != group.order or matrices.shape[1] != matrices.shape[2]:
             raise ValueError(f"`matrices` must have shape ({group.order}, d, d) for {group!r}, got {matrices.shape}")
+        if not np.all(np.isfinite(matrices)):
+            raise ValueError("`matrices` must be finite (no NaN or infinity)")
         self.group = group
         self.name = name
         self.matrices = matrices
@@ -127,6 +139,9 @@ def _rot(angle: float) -> np.ndarray:
 
 def irrep(group: PointGroup, *index: int) -> Representation:
     """The irreducible representation with the given index (see module doc)."""
+    from .._checks import check_int
+
+    index = tuple(check_int(f"index[{i}]", k) for i, k in enumerate(index))
     N = group.N
     if not group.has_reflections:
         if len(index) != 1 or not 0 <= index[0] <= N // 2:

@@ -7,16 +7,20 @@ factored form of a basis into a regular field (one row, turned by the group),
 which is how the layers expand regular -> regular filters cheaply.
 """
 
-from ._basis import BasisKind, KernelBasis, default_basis_kind, kernel_basis
-from ._harmonic import default_max_frequency
+from ._basis import BASIS_KINDS, BasisKind, KernelBasis, default_basis_kind, kernel_basis
+from ._harmonic import PROFILES, default_max_frequency, escnn_max_frequency, ring_profile
 from ._regular import RegularFactors, regular_factors
 
 __all__ = [
+    "BASIS_KINDS",
+    "PROFILES",
     "BasisKind",
     "KernelBasis",
     "RegularFactors",
     "default_basis_kind",
     "default_max_frequency",
+    "escnn_max_frequency",
     "kernel_basis",
     "regular_factors",
+    "ring_profile",
 ]

@@ -13,9 +13,12 @@ from ..groups import GroupElement, PointGroup, Representation
 from ._harmonic import harmonic_action, harmonic_basis
 from ._pixel import pixel_action, pixel_filters
 
-__all__ = ["BasisKind", "KernelBasis", "default_basis_kind", "kernel_basis"]
+__all__ = ["BASIS_KINDS", "BasisKind", "KernelBasis", "default_basis_kind", "kernel_basis"]
 
-BasisKind = Literal["auto", "harmonic", "pixel"]
+BasisKind = Literal["auto", "harmonic", "pixel", "escnn"]
+
+#: The basis kinds (``"auto"`` picks ``"pixel"`` for Trivial, ``"harmonic"`` otherwise).
+BASIS_KINDS = ("auto", "harmonic", "pixel", "escnn")
 
 
 class KernelBasis:
@@ -24,7 +27,9 @@ class KernelBasis:
     Attributes:
         rep_in, rep_out: the representations of the input and output field.
         kernel_size: the side ``k`` of the square filter.
-        kind: ``"harmonic"`` or ``"pixel"``.
+        kind: ``"harmonic"``, ``"pixel"`` or ``"escnn"`` (the harmonic basis on
+            escnn's default rings and band limits for ``R2Conv``: what loading
+            escnn's weights needs, see :func:`eqcnn.interop.escnn.load_escnn_weights`).
         filters: array ``(dim, d_out, d_in, k, k)``, orthonormal in the
             Frobenius inner product; read-only.  For the harmonic basis it is
             made from ``coefficients`` and ``spatial`` on first use (on the
@@ -158,6 +163,8 @@ class KernelBasis:
 
 def default_basis_kind(group: PointGroup) -> str:
     """``"pixel"`` for the trivial group (so it is exactly the ordinary conv), else ``"harmonic"``."""
+    if not isinstance(group, PointGroup):
+        raise TypeError(f"`group` must be an eqcnn group (Trivial, Cyclic, Dihedral), got {group!r}")
     return "pixel" if group.order == 1 else "harmonic"
 
 
@@ -175,8 +182,14 @@ def kernel_basis(
         >>> kernel_basis(G.trivial_representation, G.regular_representation, 3, "harmonic").dim
         6
     """
+    for name, rep in (("rep_in", rep_in), ("rep_out", rep_out)):
+        if not isinstance(rep, Representation):
+            hint = " (a field type's are in its `.representations`)" if hasattr(rep, "representations") else ""
+            raise TypeError(
+                f"`{name}` must be a Representation (e.g. G.regular_representation), got {type(rep).__name__}{hint}"
+            )
     check_int("kernel_size", kernel_size, minimum=1)
-    check_choice("kind", kind, ("auto", "harmonic", "pixel"))
+    check_choice("kind", kind, BASIS_KINDS)
     if rep_in.group != rep_out.group:
         raise ValueError(f"`rep_in` is of {rep_in.group!r} but `rep_out` is of {rep_out.group!r}")
     if kind == "auto":
@@ -208,7 +221,7 @@ def _cached_basis(rep_in: Representation, rep_out: Representation, kernel_size: 
         return KernelBasis(
             rep_in, rep_out, kernel_size, kind, _drop_rounding(pixel_filters(rep_in, rep_out, kernel_size))
         )
-    h = harmonic_basis(rep_in, rep_out, kernel_size)
+    h = harmonic_basis(rep_in, rep_out, kernel_size, "escnn" if kind == "escnn" else "eqcnn")
     return KernelBasis(
         rep_in,
         rep_out,

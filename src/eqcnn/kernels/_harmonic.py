@@ -28,6 +28,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from .._checks import check_number
 from ..groups import GroupElement, Representation
 from ._solve import canonical_signs, null_space, orthonormal_components, sparse_canonical_signs
 
@@ -35,9 +36,11 @@ __all__ = [
     "HarmonicBasis",
     "HarmonicFactors",
     "default_max_frequency",
+    "escnn_max_frequency",
     "harmonic_action",
     "harmonic_basis",
     "harmonic_factors",
+    "ring_profile",
 ]
 
 
@@ -47,6 +50,10 @@ def default_max_frequency(radius: float, outer_radius: float) -> int:
     The outer ring is sampled only partly (its corners fall outside the
     square), so it keeps low frequencies only.
     """
+    radius, outer_radius = (
+        check_number("radius", radius, minimum=0),
+        check_number("outer_radius", outer_radius, minimum=0),
+    )
     if radius == 0:
         return 0
     if radius >= outer_radius:
@@ -147,7 +154,41 @@ class HarmonicFactors(NamedTuple):
     frequencies: np.ndarray  # (n_spatial,): the angular frequency m of each spatial function
 
 
-def harmonic_factors(rep_in: Representation, rep_out: Representation, kernel_size: int) -> HarmonicFactors:
+def escnn_max_frequency(radius: float, outer_radius: float) -> int:
+    """escnn's default band limit for ``R2Conv`` (its ``frequencies_cutoff=-1``): 0 at the centre,
+    ``min(2 r, 2)`` on the outer ring, ``2 r`` on odd inner rings and ``2 r - 1`` on even ones."""
+    if radius == 0:
+        return 0
+    if radius == outer_radius:
+        return math.floor(min(2 * radius, 2))
+    return math.floor(min(2 * radius, 2 * radius - (radius + 1) % 2))
+
+
+#: The ring profiles a harmonic basis can be built on: the rings' radii and widths, and each ring's band
+#: limit. ``"eqcnn"`` is the default; ``"escnn"`` is escnn's default for ``R2Conv`` (the same rings, a
+#: near-delta at the centre, a lower band limit on odd inner rings), so an escnn filter lies in the span.
+PROFILES = ("eqcnn", "escnn")
+
+
+def ring_profile(kernel_size: int, profile: str = "eqcnn") -> tuple[list[float], list[float], list[int]]:
+    """The rings ``(radii, sigmas, band limits)`` of a ``kernel_size`` harmonic basis of ``profile``."""
+    k = kernel_size
+    c = (k - 1) / 2
+    outer = math.floor(c)
+    rings = [float(r) for r in range(outer + 1)] if k % 2 == 1 else [r + 0.5 for r in range(int(c) + 1)]
+    sigma = [0.6] * (len(rings) - 1) + [0.4]
+    limit = default_max_frequency
+    if profile == "escnn":
+        if k % 2 == 0:
+            raise ValueError(f"the 'escnn' ring profile needs an odd `kernel_size`, got {kernel_size}")
+        sigma = [0.005 if r == 0 else s for r, s in zip(rings, sigma)]  # escnn's centre ring is a point
+        limit = escnn_max_frequency
+    return rings, sigma, [limit(r, rings[-1]) for r in rings]
+
+
+def harmonic_factors(
+    rep_in: Representation, rep_out: Representation, kernel_size: int, profile: str = "eqcnn"
+) -> HarmonicFactors:
     """The factored raw filters: every ring, every frequency up to the ring's band limit."""
     k = kernel_size
     c = (k - 1) / 2
@@ -157,11 +198,8 @@ def harmonic_factors(rep_in: Representation, rep_out: Representation, kernel_siz
     radius = np.hypot(x, y)
     phi = np.arctan2(y, x)
     at_centre = radius < 1e-9
-    outer = math.floor(c)
-    rings = [float(r) for r in range(outer + 1)] if k % 2 == 1 else [r + 0.5 for r in range(int(c) + 1)]
-    outer_r = rings[-1]
-    sigma = [0.6] * (len(rings) - 1) + [0.4]
-    max_m = max(default_max_frequency(r, outer_r) for r in rings)
+    rings, sigma, limits = ring_profile(k, profile)
+    max_m = max(limits)
     spatial: list[np.ndarray] = []
     frequencies: list[int] = []
     blocks: list[tuple[np.ndarray, list[int]]] = []
@@ -174,12 +212,12 @@ def harmonic_factors(rep_in: Representation, rep_out: Representation, kernel_siz
         else:
             h = np.stack([np.cos(m * phi), np.sin(m * phi)])
             h[:, at_centre] = 0.0  # the angle is undefined at the centre
-        for r, s in zip(rings, sigma):
-            if default_max_frequency(r, outer_r) < m:
+        for r, s, limit in zip(rings, sigma, limits):
+            if limit < m:
                 continue
-            profile = np.exp(-((radius - r) ** 2) / (2 * s * s))
+            radial = np.exp(-((radius - r) ** 2) / (2 * s * s))
             blocks.append((coeffs, list(range(len(spatial), len(spatial) + h.shape[0]))))
-            spatial.extend(h * profile)
+            spatial.extend(h * radial)
             frequencies.extend([m] * h.shape[0])
     return HarmonicFactors(np.array(spatial).reshape(-1, k, k), blocks, np.array(frequencies, dtype=np.int64))
 
@@ -342,7 +380,9 @@ def _pieces(
     return pieces
 
 
-def harmonic_basis(rep_in: Representation, rep_out: Representation, kernel_size: int) -> HarmonicBasis:
+def harmonic_basis(
+    rep_in: Representation, rep_out: Representation, kernel_size: int, profile: str = "eqcnn"
+) -> HarmonicBasis:
     """The orthonormal harmonic basis of ``(dim, d_out, d_in, k, k)`` filters, factored, and its initialisation mix.
 
     The mix ``(dim, n_raw)`` holds each raw (ring, frequency, solution)
@@ -362,7 +402,7 @@ def harmonic_basis(rep_in: Representation, rep_out: Representation, kernel_size:
     large groups where that would multiply mostly zeros, one component at a
     time (:func:`_mix_by_component`): the same basis, to rounding.
     """
-    spatial, blocks, freqs = harmonic_factors(rep_in, rep_out, kernel_size)
+    spatial, blocks, freqs = harmonic_factors(rep_in, rep_out, kernel_size, profile)
     d_o, d_i, k = rep_out.size, rep_in.size, kernel_size
     n_sp = len(spatial)
     if not blocks:

@@ -76,6 +76,8 @@ def regular_factors(basis: KernelBasis) -> RegularFactors | None:
         >>> f.generator.shape, f.actions.shape  # 88 filters of 8 x 8 x 5 x 5, from an 8 x 11 row
         ((88, 8, 11), (8, 11, 11))
     """
+    if not isinstance(basis, KernelBasis):
+        raise TypeError(f"`basis` must be a KernelBasis (from kernel_basis(...)), got {type(basis).__name__}")
     return _regular_factors(basis)
 
 

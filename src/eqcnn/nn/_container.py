@@ -9,6 +9,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from .._checks import describe
 from ..fields import FieldType
 from ._fieldutil import check_field_type
 from ._module import EquivariantModule
@@ -167,6 +168,13 @@ class Sequential(EquivariantModule, nn.Sequential):
     def __init__(self, *args: Any, in_type: FieldType | None = None) -> None:
         if in_type is not None:
             check_field_type("in_type", in_type)
+        if not (len(args) == 1 and isinstance(args[0], OrderedDict)):
+            for i, m in enumerate(args):
+                if not isinstance(m, nn.Module):
+                    raise TypeError(
+                        f"Sequential: argument {i} must be a torch.nn.Module (or the one argument an OrderedDict of "
+                        f"them), got {describe(m)}"
+                    )
         nn.Sequential.__init__(self, *args)
         self._declared_in_type = in_type
         types = _chain(list(self._modules.items()), in_type)

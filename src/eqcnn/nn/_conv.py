@@ -8,9 +8,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .._checks import check_choice, pair
+from .._checks import check_choice, check_dtype, pair
 from ..fields import FieldType
-from ..kernels import BasisKind, default_basis_kind
+from ..kernels import BASIS_KINDS, BasisKind, default_basis_kind
 from ._fieldutil import check_conv_groups
 from ._filter_bank import (
     ExpandedFilterModule,
@@ -56,7 +56,9 @@ class Conv2d(ExpandedFilterModule):
             right, as in torch) or ``"valid"``;
             ``groups`` must be 1 except for ``Trivial()``.
         basis: ``"auto"`` (pixel basis for Trivial, harmonic otherwise),
-            ``"harmonic"`` or ``"pixel"`` (groups that map the grid onto itself).
+            ``"harmonic"``, ``"pixel"`` (groups that map the grid onto itself) or
+            ``"escnn"`` (the harmonic basis on escnn's default rings, to load
+            escnn's weights exactly: :func:`eqcnn.interop.escnn.load_escnn_weights`).
 
     Shapes:
         ``(B, in_type.size, H, W) -> (B, out_type.size, H', W')`` with torch's
@@ -95,6 +97,8 @@ class Conv2d(ExpandedFilterModule):
         for name, t in (("in_type", in_type), ("out_type", out_type)):
             if not isinstance(t, FieldType):
                 raise TypeError(f"`{name}` must be an eqcnn FieldType (e.g. G.regular(8)), got {type(t).__name__}")
+        if dtype is not None:
+            check_dtype("dtype", dtype)
         if in_type.group != out_type.group:
             raise ValueError(
                 f"`in_type` and `out_type` must have the same group, got {in_type.group!r} and {out_type.group!r}"
@@ -102,7 +106,7 @@ class Conv2d(ExpandedFilterModule):
         group = in_type.group
         self.groups = check_conv_groups(groups, in_type, out_type)
         check_choice("padding_mode", padding_mode, _PADDING_MODES)
-        check_choice("basis", basis, ("auto", "harmonic", "pixel"))
+        check_choice("basis", basis, BASIS_KINDS)
         kernel = pair("kernel_size", kernel_size, minimum=1)
         self.stride = pair("stride", stride, minimum=1)
         self.dilation = pair("dilation", dilation, minimum=1)

@@ -10,9 +10,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .._checks import check_choice, check_int, pair
+from .._checks import check_choice, check_dtype, check_int, pair
 from ..fields import FieldType
-from ..kernels import BasisKind, default_basis_kind
+from ..kernels import BASIS_KINDS, BasisKind, default_basis_kind
 from ._fieldutil import check_conv_groups, check_field_type, check_same_group
 from ._filter_bank import (
     ExpandedFilterModule,
@@ -89,10 +89,12 @@ class ConvTranspose2d(ExpandedFilterModule):
         check_field_type("in_type", in_type)
         check_field_type("out_type", out_type)
         check_same_group(in_type, out_type)
+        if dtype is not None:
+            check_dtype("dtype", dtype)
         group = in_type.group
         self.groups = check_conv_groups(groups, in_type, out_type)
         check_choice("padding_mode", padding_mode, ("zeros",))
-        check_choice("basis", basis, ("auto", "harmonic", "pixel"))
+        check_choice("basis", basis, BASIS_KINDS)
         kernel = pair("kernel_size", kernel_size, minimum=1)
         if group.order > 1 and (kernel[0] != kernel[1] or kernel[0] % 2 == 0):
             raise ValueError(f"`kernel_size` must be odd and square for {group!r}, got {kernel_size!r}")

@@ -10,7 +10,7 @@ from typing import Any, cast
 import torch
 from torch import nn
 
-from .._checks import pair
+from .._checks import check_int, check_module, pair
 from ._module import EquivariantModule
 
 __all__ = ["ExactnessReport", "SamplingStep", "exact_input_sizes"]
@@ -202,7 +202,11 @@ def exact_input_sizes(
         >>> r.is_exact, r.nearest
         (False, ((27, 27), (29, 29)))
     """
+    check_module("model", model)
     hw = pair("size", size, minimum=1)
+    search = check_int("search", search, minimum=0)
+    if in_channels is not None:
+        check_int("in_channels", in_channels, minimum=1)
     if in_channels is None:
         in_type = getattr(model, "in_type", None)
         if in_type is None:

@@ -352,6 +352,37 @@ class FilterBank:
             filt = filt.index_select(0, self.perms[0]).index_select(1, self.perms[1])
         return filt
 
+    def project(self, filt: torch.Tensor) -> torch.Tensor:
+        """The weight whose filter is nearest to ``filt`` (least squares, in float64): the inverse of :meth:`expand`.
+
+        ``filt`` has the filter's shape ``(dst.size, src.size, kh, kw)``. Each
+        block's basis is orthonormal, so the projection of a block is one
+        product with its dense basis; the identity map gives ``filt`` itself.
+        The caller measures the residual ``expand(project(filt)) - filt``.
+        """
+        if tuple(filt.shape) != self.shape:
+            raise ValueError(f"`filt` must have the filter's shape {self.shape}, got {tuple(filt.shape)}")
+        f = filt.detach().to("cpu", torch.float64)
+        if self.identity:
+            return f.clone()
+        if self._perm_lists is not None:  # the grouped layout: channel ``pos`` of it is ``t``'s channel ``inv[pos]``
+            dst_order, src_order = (np.argsort(p) for p in self._perm_lists)
+            f = f[torch.from_numpy(dst_order)][:, torch.from_numpy(src_order)]
+        w = torch.zeros(self.size, dtype=torch.float64)
+        row, col, group, height = 0, 0, 0, 0
+        for blk in self.blocks:  # row after row of blocks (one per output representation), as expand() cats them
+            if blk.out_group != group:
+                row, col, group = row + height, 0, blk.out_group
+            no, ni, do, di = blk.n_out, blk.n_in, blk.d_out, blk.d_in
+            height = no * do
+            if blk.dim:
+                part = f[row : row + no * do, col : col + ni * di]
+                part = part.reshape(no, do, ni, di, -1).permute(0, 2, 1, 3, 4).reshape(no * ni, -1)
+                basis = torch.from_numpy(np.array(blk.basis.filters).reshape(blk.dim, -1))  # (a copy: read-only)
+                w[blk.offset : blk.offset + blk.size] = (part @ basis.T).reshape(-1)
+            col += ni * di
+        return w
+
     def init_(self, w: torch.Tensor) -> None:
         """He initialisation of ``w`` in place, aware of the basis (see :meth:`Conv2d.reset_parameters`).
 
@@ -412,6 +443,15 @@ class InvariantBias:
 
     def expand(self, b: torch.Tensor) -> torch.Tensor:
         return b if self.identity else self.basis @ b
+
+    def project(self, full: torch.Tensor) -> torch.Tensor:
+        """The bias vector whose expansion is nearest to the full bias ``full`` ``(t.size,)`` (least squares)."""
+        f = full.detach().to("cpu", torch.float64)
+        if self.identity:
+            return f.clone()
+        if self.size == 0:
+            return f.new_zeros(0)
+        return torch.linalg.lstsq(torch.from_numpy(self._matrix), f[:, None]).solution[:, 0]
 
 
 def _autocast_on(device_type: str) -> bool:

@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .._checks import ShapeError, check_choice, check_int, check_probability, pair
+from .._checks import ShapeError, check_choice, check_dtype, check_int, check_probability, pair
 from ..fields import FieldType
 from ._fieldutil import channel_fields, check_field_type
 from ._module import EquivariantModule
@@ -234,6 +234,8 @@ class Linear(EquivariantModule):
                 "pool over the group first (GroupPool) or use a 1x1 Conv2d"
             )
         check_int("out_features", out_features, minimum=1)
+        if dtype is not None:
+            check_dtype("dtype", dtype)
         self.in_type = in_type
         self.out_type = in_type.group.trivial(out_features)
         factory = {"device": device, "dtype": dtype}

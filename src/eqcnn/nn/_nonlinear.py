@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .._checks import check_number
 from ..fields import FieldType
 from ._fieldutil import channel_fields, check_field_type, require_permutation
 from ._module import EquivariantModule
@@ -140,7 +141,7 @@ class ELU(_NamedPointwise):
     _torch_cls = nn.ELU
 
     def __init__(self, in_type: FieldType, alpha: float = 1.0, inplace: bool = False) -> None:
-        super().__init__(in_type, alpha=float(alpha), inplace=bool(inplace))
+        super().__init__(in_type, alpha=check_number("alpha", alpha), inplace=bool(inplace))
 
     @classmethod
     def _defaults(cls) -> dict[str, Any]:
@@ -156,7 +157,7 @@ class LeakyReLU(_NamedPointwise):
     _torch_cls = nn.LeakyReLU
 
     def __init__(self, in_type: FieldType, negative_slope: float = 0.01, inplace: bool = False) -> None:
-        super().__init__(in_type, negative_slope=float(negative_slope), inplace=bool(inplace))
+        super().__init__(in_type, negative_slope=check_number("negative_slope", negative_slope), inplace=bool(inplace))
 
     @classmethod
     def _defaults(cls) -> dict[str, Any]:
@@ -265,7 +266,7 @@ class NormNonlinearity(EquivariantModule):
             bias = False
         self.in_type = self.out_type = in_type
         self.function = function
-        self.eps = float(eps)
+        self.eps = check_number("eps", eps, minimum=0)
         self._runs = in_type.channel_runs()
         self.register_buffer("_index", torch.tensor(channel_fields(in_type), dtype=torch.long), persistent=False)
         self.bias = nn.Parameter(torch.zeros(len(in_type))) if bias else None

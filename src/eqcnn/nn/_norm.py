@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .._checks import check_int
+from .._checks import check_dtype, check_int, check_number, check_probability
 from ..fields import FieldType
 from ._fieldutil import channel_fields, check_field_type
 from ._module import EquivariantModule
@@ -113,9 +113,13 @@ class BatchNorm2d(_FieldAffine):
         check_field_type("in_type", in_type)
         if in_type.size == 0:
             raise ValueError(f"`in_type` must have at least one channel, got {in_type!r}")
+        if dtype is not None:
+            check_dtype("dtype", dtype)
+        self.eps = check_number("eps", eps, minimum=0)
+        if momentum is not None:
+            check_probability("momentum", momentum)
         factory = {"device": device, "dtype": dtype or torch.get_default_dtype()}
         self._setup_fields(in_type, factory)
-        self.eps = float(eps)
         self.momentum = momentum
         self.affine = bool(affine)
         self.track_running_stats = bool(track_running_stats)
@@ -264,10 +268,12 @@ class GroupNorm(_FieldAffine):
                 f"the number of fields of `in_type` (={len(in_type)}) must be divisible by `num_groups` "
                 f"(={num_groups}); got {in_type!r}"
             )
+        if dtype is not None:
+            check_dtype("dtype", dtype)
         factory = {"device": device, "dtype": dtype or torch.get_default_dtype()}
         self._setup_fields(in_type, factory)
         self.num_groups = int(num_groups)
-        self.eps = float(eps)
+        self.eps = check_number("eps", eps, minimum=0)
         self.affine = bool(affine)
         per = len(in_type) // num_groups
         group_of_channel = [f // per for f in channel_fields(in_type)]

@@ -377,8 +377,16 @@ class GroupPool(EquivariantModule):
     Trivial fields pass through.  Fields that are not permutations (irreps)
     are rejected: use the field norm (:class:`NormNonlinearity` first) instead.
 
+    A type made only of trivial fields has no group axis to pool over, so for a
+    group with more than one element it is refused (``ValueError``): pass
+    regular fields, or drop the layer.  For ``Trivial()`` every field is trivial
+    (its regular field is the trivial one) and the layer is the identity, so
+    the same model code (``GroupPool(G.regular(n))``) still builds the ordinary
+    CNN when ``G = Trivial()``.
+
     Args:
-        in_type: trivial and regular fields.
+        in_type: trivial and regular fields, at least one regular one unless the
+            group is ``Trivial()``.
         mode: ``"max"`` or ``"mean"``.
 
     Shapes: ``(B, in_type.size, H, W) -> (B, len(in_type), H, W)``.
@@ -398,6 +406,11 @@ class GroupPool(EquivariantModule):
         check_field_type("in_type", in_type)
         check_choice("mode", mode, ("max", "mean"))
         require_permutation(in_type, "GroupPool", "pool the field norms instead (NormNonlinearity, then a norm)")
+        if in_type.group.order > 1 and in_type.is_trivial:
+            raise ValueError(
+                f"`in_type` of GroupPool has only trivial fields, so there is nothing to pool over the group; got "
+                f"{in_type!r}; pass regular fields (e.g. {in_type.group!r}.regular(n)) or drop the layer"
+            )
         self.mode = mode
         self.in_type = in_type
         self.out_type = in_type.group.trivial(len(in_type))

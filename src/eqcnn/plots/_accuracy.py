@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from .._checks import check_probability, describe
 from ._mpl import target_axes
 
 __all__ = ["plot_accuracy_vs_angle"]
@@ -34,8 +35,15 @@ def plot_accuracy_vs_angle(
         >>> len(fig.axes)
         1
     """
+    if not isinstance(curves, Mapping):
+        raise TypeError(f"`curves` must be a mapping {{name: (angles, accuracies)}}, got {describe(curves)}")
     if not curves:
         raise ValueError("`curves` must hold at least one model, got an empty mapping")
+    for name, curve in curves.items():
+        if not isinstance(curve, (tuple, list)) or len(curve) != 2:
+            raise TypeError(f"`curves[{name!r}]` must be a pair (angles, accuracies), got {describe(curve)}")
+    if chance is not None:
+        check_probability("chance", chance)
     fig, ax = target_axes(ax, figsize=(7, 4), layout="constrained")
     for name, (angles, accs) in curves.items():
         if len(angles) != len(accs):

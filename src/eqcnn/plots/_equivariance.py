@@ -7,6 +7,7 @@ from typing import Any
 
 from torch import nn
 
+from .._checks import describe
 from ._mpl import require_matplotlib, target_axes
 
 __all__ = ["plot_error_by_angle", "plot_layerwise_errors"]
@@ -35,6 +36,10 @@ def plot_error_by_angle(model: nn.Module | Any, ax: Any = None, *, label: str | 
     """
     from ..testing import AngleCurve, error_by_angle
 
+    if not isinstance(model, (nn.Module, AngleCurve)):
+        raise TypeError(
+            f"`model` must be a torch.nn.Module or an AngleCurve (from error_by_angle), got {describe(model)}"
+        )
     fig, ax = target_axes(ax, figsize=(6, 3.5), layout="constrained")
     curve = model if isinstance(model, AngleCurve) else error_by_angle(model, **kwargs)
     finite = [v for v in curve.model + (curve.baseline or []) if v > 0 and math.isfinite(v)]
@@ -72,6 +77,10 @@ def plot_layerwise_errors(errors: Any, ax: Any = None, **kwargs: Any) -> Any:
     """
     from ..testing import LayerwiseErrors, layerwise_errors
 
+    if not isinstance(errors, (nn.Module, LayerwiseErrors)):
+        raise TypeError(
+            f"`errors` must be a LayerwiseErrors (from layerwise_errors) or a torch.nn.Module, got {describe(errors)}"
+        )
     require_matplotlib()  # before the (slow) measurement
     errs = errors if isinstance(errors, LayerwiseErrors) else layerwise_errors(errors, **kwargs)
     fig, ax = target_axes(ax, figsize=(max(4, 0.6 * len(errs) + 2), 3.5), layout="constrained")

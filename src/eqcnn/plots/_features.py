@@ -8,7 +8,7 @@ from typing import Any
 
 import torch
 
-from .._checks import check_int
+from .._checks import check_int, describe
 from ..fields import FieldType, rotate_pixels
 from ._mpl import new_figure
 
@@ -45,6 +45,8 @@ def rotated_features(
 
     if not isinstance(features, torch.nn.Module):
         raise TypeError(f"`features` must be a torch.nn.Module, got {type(features).__name__}")
+    if not isinstance(out_type, FieldType):
+        raise TypeError(f"`out_type` must be an eqcnn FieldType (the features' type), got {describe(out_type)}")
     if not isinstance(x, torch.Tensor) or x.dim() not in (3, 4):
         shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
         raise ValueError(f"`x` must be a tensor of shape (C, H, W) or (B, C, H, W), got {shape}")
@@ -116,8 +118,13 @@ def plot_rotated_features(
     if not isinstance(x, torch.Tensor) or x.dim() != 3:
         shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
         raise ValueError(f"`x` must be one image of shape (C, H, W), got {shape}")
+    if not isinstance(models, Mapping):
+        raise TypeError(f"`models` must be a mapping {{name: (features, out_type)}}, got {describe(models)}")
     if not models:
         raise ValueError("`models` must hold at least one model, got an empty mapping")
+    for name, pair in models.items():
+        if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+            raise TypeError(f"`models[{name!r}]` must be a pair (features, out_type), got {describe(pair)}")
     check_int("channel", channel, minimum=0)
     fig = new_figure(figsize=(11, 2.3 * len(models) + 0.5), layout="constrained")
     axes = fig.subplots(len(models), 5, squeeze=False)

@@ -9,6 +9,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from .._checks import check_int, check_module
 from ..nn import EquivariantModule
 from ._receptive_field import _is_transposed
 
@@ -83,7 +84,8 @@ def plain_baseline(model: nn.Module, seed: int = 0) -> nn.Module:
         >>> plain_baseline(enn.Conv2d(G.trivial(1), G.regular(2), 3))
         Conv2d(1, 16, kernel_size=(3, 3), stride=(1, 1))
     """
-    gen = torch.Generator().manual_seed(seed)
+    check_module("model", model)
+    gen = torch.Generator().manual_seed(check_int("seed", seed))
     if _is_equivariant_conv(model):
         return _plain_conv(model, gen)
     copied = copy.deepcopy(model)

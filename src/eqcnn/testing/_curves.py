@@ -10,15 +10,16 @@ from typing import Any
 import torch
 from torch import nn
 
+from .._checks import check_int
 from ..fields import FieldType
 from ..groups import PointGroup
-from ._declare import OutputKind, declare
+from ._declare import OutputKind, check_model_input, declare
 from ._inputs import band_limited_noise
 from ._metrics import ShiftMode, compare, errors, prepare_input, resolve_shift_mode
 from ._modes import eval_mode
 from ._report import Baseline, _baseline_pair, _for_group
 from ._tolerance import no_tf32
-from ._transforms import NotComparable, as_transform, is_exact
+from ._transforms import NotComparable, as_transform, check_angles, is_exact
 
 __all__ = ["AngleCurve", "error_by_angle"]
 
@@ -59,6 +60,9 @@ def error_by_angle(
         >>> curve.model[0], curve.model[1] > 0.01
         (0.0, True)
     """
+    check_model_input(model, x)
+    size, seed = check_int("size", size, minimum=1), check_int("seed", seed)
+    angles = check_angles("angles", angles)
     decl = declare(model, group=group, in_type=in_type, out_type=out_type, output=output,
                    channels=None if x is None else x.shape[-3])  # fmt: skip
     if x is None:

@@ -8,14 +8,23 @@ from typing import Any, Literal
 import torch
 from torch import nn
 
-from .._checks import check_choice
+from .._checks import check_choice, check_int, check_module, check_tensor_arg
 from ..fields import FieldType
 from ..groups import Cyclic, PointGroup
 from ..nn import EquivariantModule
 
-__all__ = ["Declaration", "OutputKind", "declare", "input_channels"]
+__all__ = ["Declaration", "OutputKind", "check_model_input", "declare", "input_channels"]
 
 OutputKind = Literal["invariant", "image"]
+
+
+def check_model_input(model: Any, x: Any = None, *, x_required: bool = False, batched: bool = False) -> None:
+    """The harness' first check: ``model`` is an ``nn.Module`` and ``x`` (when given, or required) a floating
+    point ``(B, C, H, W)`` tensor (or unbatched ``(C, H, W)`` unless ``batched``)."""
+    check_module("model", model)
+    if x is not None or x_required:
+        layout = "(B, C, H, W)" if batched else "(B, C, H, W) or (C, H, W)"
+        check_tensor_arg("x", x, (4,) if batched else (3, 4), layout, floating=True)
 
 
 def input_channels(model: nn.Module) -> int:
@@ -84,8 +93,13 @@ def declare(
     the first conv) and ``group`` defaults to ``Cyclic(4)``; the output defaults
     to ``"image"``, which becomes invariant when the output has no pixels.
     """
+    check_module("model", model)
     if output is not None:
         check_choice("output", output, ("invariant", "image"))
+    if group is not None and not isinstance(group, PointGroup):
+        raise TypeError(f"`group` must be an eqcnn group (Trivial(), Cyclic(N), Dihedral(N)), got {group!r}")
+    if channels is not None:
+        check_int("channels", channels, minimum=1)
     model_in, model_out = model_types(model)
     if not isinstance(in_type, FieldType) and not isinstance(out_type, FieldType):
         model_in, model_out = _restricted_types(model, group, model_in, model_out)
@@ -105,7 +119,7 @@ def declare(
     if isinstance(in_type, FieldType):
         t_in = in_type
     elif isinstance(in_type, int) and not isinstance(in_type, bool):
-        t_in = g.trivial(in_type)
+        t_in = g.trivial(check_int("in_type", in_type, minimum=1))
     elif in_type is not None:
         raise TypeError(f"`in_type` must be a FieldType or a channel count, got {type(in_type).__name__}")
     elif model_in is not None:

@@ -8,17 +8,19 @@ from typing import Any
 
 import torch
 
-from .._checks import check_int
+from .._checks import check_dtype, check_int, check_number, describe
 
 __all__ = ["band_limited_noise", "natural_image"]
 
 
-def _shape(shape: Sequence[int] | int) -> tuple[int, ...]:
+def _shape(shape: Sequence[int] | int, name: str = "shape") -> tuple[int, ...]:
+    if isinstance(shape, (str, bytes, bool)) or not (isinstance(shape, int) or hasattr(shape, "__iter__")):
+        raise TypeError(f"`{name}` must be an int or a sequence of ints ending with (H, W), got {describe(shape)}")
     if isinstance(shape, int):
         shape = (shape, shape)
-    shape = tuple(check_int("shape", s, minimum=1) for s in shape)
+    shape = tuple(check_int(name, s, minimum=1) for s in shape)
     if len(shape) < 2:
-        raise ValueError(f"`shape` must end with (H, W), got {shape}")
+        raise ValueError(f"`{name}` must end with (H, W), got {shape}")
     return shape
 
 
@@ -52,9 +54,9 @@ def band_limited_noise(
         (torch.Size([2, 3, 16, 16]), 1.0)
     """
     shape = _shape(shape)
-    if not sigma >= 0:
-        raise ValueError(f"`sigma` must be >= 0, got {sigma}")
-    gen = torch.Generator().manual_seed(int(seed))
+    sigma = check_number("sigma", sigma, minimum=0)
+    check_dtype("dtype", dtype)
+    gen = torch.Generator().manual_seed(check_int("seed", seed))
     x = torch.randn(shape, generator=gen, dtype=torch.float64)
     H, W = shape[-2:]
     if sigma > 0:
@@ -94,9 +96,10 @@ def natural_image(
         >>> img.shape, bool(img.min() >= 0), bool(img.max() <= 1)
         (torch.Size([3, 32, 32]), True, True)
     """
-    H, W = _shape(size)[-2:]
+    H, W = _shape(size, "size")[-2:]
     check_int("channels", channels, minimum=1)
-    gen = torch.Generator().manual_seed(int(seed))
+    check_dtype("dtype", dtype)
+    gen = torch.Generator().manual_seed(check_int("seed", seed))
 
     def rnd(lo: float, hi: float) -> float:
         return lo + (hi - lo) * float(torch.rand((), generator=gen, dtype=torch.float64))

@@ -9,10 +9,11 @@ from typing import Any
 import torch
 from torch import nn
 
+from .._checks import check_int
 from ..fields import FieldType
 from ..groups import PointGroup
 from ..nn import EquivariantModule
-from ._declare import OutputKind, declare
+from ._declare import OutputKind, check_model_input, declare
 from ._inputs import band_limited_noise
 from ._masks import disk_mask, soft_disk
 from ._metrics import _FIXED_GRID, _UPSAMPLING, errors, has_pixels, prepare_input
@@ -187,6 +188,8 @@ def layerwise_errors(
         >>> errs.first_above(1e-5).name
         '1'
     """
+    check_model_input(model, x)
+    size, seed = check_int("size", size, minimum=1), check_int("seed", seed)
     decl = declare(
         model,
         group=group,

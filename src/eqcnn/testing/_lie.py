@@ -10,10 +10,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .._checks import check_choice
+from .._checks import check_choice, check_number, check_tensor_arg
 from ..fields import FieldType
 from ..groups import PointGroup
-from ._declare import OutputKind, declare
+from ._declare import OutputKind, check_model_input, declare
 from ._masks import disk_mask, soft_disk, valid_mask
 from ._metrics import has_pixels, prepare_input
 from ._modes import eval_mode
@@ -52,7 +52,9 @@ def warp_velocity(x: torch.Tensor, generator: Generator, scale: float = 1.0) -> 
     centre (per radian), ``(scale, 0)`` or ``(0, scale)`` for a translation
     right or up by ``scale`` pixels.
     """
+    check_tensor_arg("x", x, (4,), "(B, C, H, W)", floating=True)
     check_choice("generator", generator, ("rotation", "translation_x", "translation_y"))
+    scale = check_number("scale", scale)
     B, C, H, W = x.shape
     flat = x.detach().reshape(B * C, 1, H, W)
     dtype = flat.dtype if flat.dtype in (torch.float32, torch.float64) else torch.float32
@@ -135,6 +137,7 @@ def lie_derivative(
         >>> lie_derivative(pool, x, output="invariant").relative < 1e-3
         True
     """
+    check_model_input(model, x, x_required=True, batched=True)
     check_choice("generator", generator, ("rotation", "translation_x", "translation_y"))
     decl = declare(model, group=group, in_type=in_type, out_type=out_type, output=output, channels=x.shape[-3])
     x = prepare_input(model, x)

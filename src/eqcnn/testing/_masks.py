@@ -7,19 +7,21 @@ from typing import Any
 
 import torch
 
-from .._checks import check_int
+from .._checks import check_int, check_number, describe
 from ._receptive_field import ReceptiveField
 
 __all__ = ["disk_mask", "soft_disk", "valid_mask"]
 
 
-def _hw(size: Sequence[int] | int) -> tuple[int, int]:
+def _hw(size: Sequence[int] | int, name: str = "size") -> tuple[int, int]:
+    if isinstance(size, (str, bytes, bool)) or not (isinstance(size, int) or hasattr(size, "__iter__")):
+        raise TypeError(f"`{name}` must be an int or a sequence of ints ending with (H, W), got {describe(size)}")
     if isinstance(size, int):
-        return check_int("size", size, minimum=1), check_int("size", size, minimum=1)
+        return check_int(name, size, minimum=1), check_int(name, size, minimum=1)
     size = tuple(size)
     if len(size) < 2:
-        raise ValueError(f"`size` must be an int or end with (H, W), got {size}")
-    return check_int("size", size[-2], minimum=1), check_int("size", size[-1], minimum=1)
+        raise ValueError(f"`{name}` must be an int or end with (H, W), got {size}")
+    return check_int(name, size[-2], minimum=1), check_int(name, size[-1], minimum=1)
 
 
 def _radius_grid(H: int, W: int, device: Any) -> torch.Tensor:
@@ -47,7 +49,8 @@ def disk_mask(
                 [0, 0, 1, 0, 0]], dtype=torch.int32)
     """
     H, W = _hw(size)
-    r = (min(H, W) - 1) / 2 if radius is None else float(radius)
+    r = (min(H, W) - 1) / 2 if radius is None else check_number("radius", radius, minimum=0)
+    margin = check_number("margin", margin)
     return _radius_grid(H, W, device) <= r - margin + 1e-9
 
 
@@ -59,6 +62,8 @@ def soft_disk(size: Sequence[int] | int, width: float | None = None, device: Any
     """
     H, W = _hw(size)
     R = (min(H, W) - 1) / 2
+    if width is not None and check_number("width", width) <= 0:
+        raise ValueError(f"`width` must be a positive number of pixels, got {width!r}")
     w = max(2.0, 0.2 * R) if width is None else float(width)
     r = _radius_grid(H, W, device)
     t = ((r - (R - w)) / w).clamp(0, 1)
@@ -83,8 +88,10 @@ def valid_mask(rf: ReceptiveField, input_size: Sequence[int] | int, output_size:
                 [0, 1, 1, 1, 0],
                 [0, 0, 0, 0, 0]], dtype=torch.int32)
     """
-    H, W = _hw(input_size)
-    Ho, Wo = _hw(output_size)
+    if not isinstance(rf, ReceptiveField):
+        raise TypeError(f"`rf` must be a ReceptiveField (from receptive_field(model)), got {describe(rf)}")
+    H, W = _hw(input_size, "input_size")
+    Ho, Wo = _hw(output_size, "output_size")
     if rf.is_global:
         return torch.ones(Ho, Wo, dtype=torch.bool)
     axes = []

@@ -9,10 +9,10 @@ from typing import Any, Literal
 import torch
 from torch import nn
 
-from .._checks import check_choice
+from .._checks import ShapeError, check_choice, check_tensor_arg, describe
 from ..fields import FieldType
 from ..groups import GroupElement, PointGroup
-from ._declare import Declaration, OutputKind, declare, model_device_dtype
+from ._declare import Declaration, OutputKind, check_model_input, declare, model_device_dtype
 from ._masks import disk_mask, soft_disk, valid_mask
 from ._modes import eval_mode
 from ._receptive_field import ReceptiveField, _conv_like, receptive_field
@@ -196,7 +196,7 @@ def errors(a: torch.Tensor, b: torch.Tensor, mask: torch.Tensor | None) -> tuple
 
 def prepare_input(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
     if not isinstance(x, torch.Tensor) or not x.is_floating_point():
-        raise TypeError(f"`x` must be a floating point torch.Tensor, got {x!r:.60}")
+        raise TypeError(f"`x` must be a floating point torch.Tensor, got {describe(x)}")
     if next(model.parameters(), None) is None and next(model.buffers(), None) is None:
         return x  # nothing to match: keep the input's device and dtype
     device, dtype = model_device_dtype(model)
@@ -256,6 +256,9 @@ def equivariance_error(
         >>> equivariance_error(conv, x, G.elements[1]).rel_l2 < 1e-5
         True
     """
+    check_model_input(model, x, x_required=True)
+    if mask is not None:
+        check_tensor_arg("mask", mask, (2,), "(H', W') (the output's pixels)")
     decl = declare(model, group=group, in_type=in_type, out_type=out_type, output=output, channels=x.shape[-3])
     x = prepare_input(model, x)
     t = as_transform(g, decl.group)
@@ -264,6 +267,9 @@ def equivariance_error(
     with eval_mode(model), no_tf32() if exact else nullcontext():
         a, b, m = compare(model, x, t, decl, mode, None, shift_mode == "circular")
     if mask is not None:
+        if a.dim() < 3 or tuple(mask.shape) != tuple(a.shape[-2:]):
+            want = f"the output's pixels {tuple(a.shape[-2:])}" if a.dim() >= 3 else "an output with pixels"
+            raise ShapeError(f"`mask` must have the shape of {want}, got shape {tuple(mask.shape)}")
         mask = mask.to(device=a.device, dtype=torch.bool)
         m = mask if m is None else (m & mask)
     rel, mx, n = errors(a, b, m)

@@ -8,6 +8,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from .._checks import check_ints, check_module
 from ._modes import eval_mode
 from ._upsampled_shift import internal_periods, upsampling_grid
 
@@ -370,6 +371,11 @@ def receptive_field(model: nn.Module, input_shape: tuple[int, ...] | None = None
         >>> print(receptive_field(net))
         7 px, stride 2, padding 3 (analytic)
     """
+    check_module("model", model)
+    if input_shape is not None:
+        input_shape = check_ints("input_shape", input_shape, minimum=1)
+        if len(input_shape) not in (3, 4):
+            raise ValueError(f"`input_shape` must be (B, C, H, W) or (C, H, W), got {input_shape}")
     shapes: dict[int, tuple[int, ...]] = {}
     try:
         return _walk(model, shapes)

@@ -11,18 +11,29 @@ from typing import Any
 import torch
 from torch import nn
 
-from .._checks import check_int
+from .._checks import check_dtype, check_int, check_number, check_tensor_arg
 from ..fields import FieldType
 from ..groups import GroupElement, PointGroup, Trivial
 from ..nn._exactness import _meta_probe, _trace_steps
 from ._baseline import plain_baseline
-from ._declare import Declaration, OutputKind, declare, model_device_dtype
+from ._declare import Declaration, OutputKind, check_model_input, declare, model_device_dtype
 from ._inputs import band_limited_noise
 from ._metrics import ShiftMode, _run, compare, errors, has_pixels, prepare_input, resolve_shift_mode
 from ._modes import eval_mode
 from ._receptive_field import ReceptiveField, _conv_like, _is_transposed, fixed_grid_layers, receptive_field
 from ._tolerance import BASELINE_RATIO, no_tf32, tolerance
-from ._transforms import NotComparable, Rotation, Shift, Transform, as_transform, is_exact, transform_name
+from ._transforms import (
+    NotComparable,
+    Rotation,
+    Shift,
+    Transform,
+    as_transform,
+    check_angles,
+    check_shifts,
+    check_transforms,
+    is_exact,
+    transform_name,
+)
 from ._upsampled_shift import internal_period, measurement_cache, upsampling_grid
 
 __all__ = ["EquivarianceReport", "ReportRow", "assert_equivariant", "equivariance_report", "grid_symmetry_problems"]
@@ -126,6 +137,8 @@ def grid_symmetry_problems(model: nn.Module, x: torch.Tensor) -> list[str]:
     on a shifted grid and equivariance to rotations and flips can only hold
     approximately.
     """
+    check_model_input(model)
+    check_tensor_arg("x", x, (3, 4), "(B, C, H, W) or (C, H, W)")
     seen: list[tuple[str, nn.Module, tuple[int, ...]]] = []
     names = {id(m): n for n, m in model.named_modules()}
 
@@ -392,6 +405,18 @@ def equivariance_report(
     nothing: those rows are reported with the baseline, as ``info`` with a note;
     angles outside G are reported with the baseline but not judged.
     """
+    check_model_input(model, x)
+    ratio = check_number("ratio", ratio, minimum=0)
+    if rtol is not None:
+        rtol = check_number("rtol", rtol, minimum=0)
+    seed = check_int("seed", seed)
+    if dtype is not None:
+        check_dtype("dtype", dtype)
+    angles = check_angles("angles", angles)
+    if shifts is not None:
+        shifts = check_shifts("shifts", shifts)
+    if transforms is not None:
+        transforms = check_transforms("transforms", transforms)
     decl = declare(
         model, group=group, in_type=in_type, out_type=out_type, output=output,
         channels=None if x is None else x.shape[-3],
@@ -510,6 +535,7 @@ def assert_equivariant(model: nn.Module, x: torch.Tensor | None = None, **kwargs
         >>> report.passed
         True
     """
+    check_model_input(model, x)
     report = equivariance_report(model, x, **kwargs)
     if not report.passed:
         raise AssertionError("model is not equivariant as declared\n" + str(report))

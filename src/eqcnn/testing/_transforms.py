@@ -9,12 +9,13 @@ by ``k`` of a stride-``s`` output.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 
-from .._checks import check_choice, check_int
+from .._checks import check_choice, check_int, check_number, check_tensor_arg, describe
 from ..fields import FieldType, rotate_pixels
 from ..groups import GroupElement, PointGroup
 
@@ -65,6 +66,7 @@ def shift(x: torch.Tensor, dy: int, dx: int, mode: ShiftMode = "circular") -> to
         >>> shift(torch.arange(4.0).view(1, 4), 0, 1, mode="zeros")
         tensor([[0., 0., 1., 2.]])
     """
+    check_tensor_arg("x", x, tuple(range(2, 9)), "(..., H, W)")
     dy, dx = check_int("dy", dy), check_int("dx", dx)
     check_choice("mode", mode, ("circular", "zeros"))
     if mode == "circular":
@@ -97,7 +99,9 @@ def rotate(x: torch.Tensor, degrees: float, reflection: bool = False, interpolat
         >>> torch.equal(rotate(x, 90), torch.rot90(x, 1, dims=(-2, -1)))
         True
     """
-    return rotate_pixels(x, math.radians(float(degrees)), bool(reflection), interpolation=interpolation)  # type: ignore[arg-type]
+    check_tensor_arg("x", x, tuple(range(2, 9)), "(..., C, H, W)")
+    degrees = check_number("degrees", degrees)
+    return rotate_pixels(x, math.radians(degrees), bool(reflection), interpolation=interpolation)  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)
@@ -121,6 +125,9 @@ class Rotation:
 
     degrees: float
     reflection: bool = False
+
+    def __post_init__(self) -> None:
+        check_number("degrees", self.degrees)
 
     @property
     def is_grid_symmetry(self) -> bool:
@@ -166,7 +173,7 @@ def as_transform(t: object, group: PointGroup) -> Transform:
     if isinstance(t, bool):
         raise TypeError(f"`g` must be a group element, an angle in degrees, a Rotation or a Shift, got {t!r}")
     if isinstance(t, (int, float)):
-        t = Rotation(float(t))
+        t = Rotation(check_number("g", t))
     if isinstance(t, Rotation):
         g = t.element_of(group)
         return g if g is not None else t
@@ -175,6 +182,37 @@ def as_transform(t: object, group: PointGroup) -> Transform:
     if isinstance(t, Shift):
         return t
     raise TypeError(f"`g` must be a group element, an angle in degrees, a Rotation or a Shift, got {t!r}")
+
+
+def check_angles(name: str, angles: Any) -> list[float]:
+    """A sequence of finite angles in degrees; errors name the entry (``angles[1]``)."""
+    if isinstance(angles, (str, bytes)) or not isinstance(angles, Iterable):
+        raise TypeError(f"`{name}` must be a sequence of angles in degrees, got {describe(angles)}")
+    return [check_number(f"{name}[{i}]", a) for i, a in enumerate(angles)]
+
+
+def check_shifts(name: str, shifts: Any) -> list[tuple[int, int]]:
+    """A sequence of integer shifts ``(dy, dx)``; errors name the entry (``shifts[0]``)."""
+    if isinstance(shifts, (str, bytes)) or not isinstance(shifts, Iterable):
+        raise TypeError(f"`{name}` must be a sequence of (dy, dx) pairs of ints, got {describe(shifts)}")
+    out = []
+    for i, s in enumerate(shifts):
+        if isinstance(s, Shift):
+            s = (s.dy, s.dx)
+        if not isinstance(s, (tuple, list)) or len(s) != 2:
+            raise TypeError(f"`{name}[{i}]` must be a (dy, dx) pair of ints, got {describe(s)}")
+        out.append((check_int(f"{name}[{i}][0]", s[0]), check_int(f"{name}[{i}][1]", s[1])))
+    return out
+
+
+def check_transforms(name: str, transforms: Any) -> list[Any]:
+    """An iterable of transforms (checked one by one by :func:`as_transform`)."""
+    if isinstance(transforms, (str, bytes)) or not isinstance(transforms, Iterable):
+        raise TypeError(
+            f"`{name}` must be an iterable of transforms (group elements, angles in degrees, Rotation, Shift or "
+            f"(dy, dx) pairs), got {describe(transforms)}"
+        )
+    return list(transforms)
 
 
 def is_exact(t: Transform) -> bool:

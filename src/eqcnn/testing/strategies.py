@@ -23,6 +23,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
+from .._checks import check_choice, check_int, check_ints
 from ..fields import FieldType
 from ..groups import Cyclic, Dihedral, PointGroup, Trivial
 
@@ -38,6 +39,34 @@ __all__ = [
 ]
 
 
+def _names(name: str, value: Any, choices: tuple[str, ...]) -> tuple[str, ...]:
+    """A non-empty sequence of names from ``choices`` (one name alone is accepted too)."""
+    if isinstance(value, str):
+        value = (value,)
+    if not hasattr(value, "__iter__"):
+        raise TypeError(f"`{name}` must be a sequence of names from {', '.join(map(repr, choices))}, got {value!r}")
+    out = tuple(check_choice(f"{name}[{i}]", v, choices) for i, v in enumerate(value))
+    if not out:
+        raise ValueError(f"`{name}` must name at least one of {', '.join(map(repr, choices))}, got {value!r}")
+    return out
+
+
+def _some_ints(name: str, value: Any, minimum: int) -> tuple[int, ...]:
+    out = check_ints(name, value, minimum=minimum)
+    if not out:
+        raise ValueError(f"`{name}` must hold at least one int, got {value!r}")
+    return out
+
+
+def _check_group(group: Any) -> PointGroup:
+    if not isinstance(group, PointGroup):
+        raise TypeError(f"`group` must be an eqcnn group (Trivial(), Cyclic(N), Dihedral(N)), got {group!r}")
+    return group
+
+
+_KINDS = ("trivial", "regular", "irrep")
+
+
 def groups(
     families: Sequence[str] = ("trivial", "cyclic", "dihedral"),
     min_n: int = 1,
@@ -49,6 +78,10 @@ def groups(
     ``grid_symmetric=True`` keeps the groups whose every element maps the
     pixel grid onto itself (N in 1, 2, 4), where every element is exact.
     """
+    families = _names("families", families, ("trivial", "cyclic", "dihedral"))
+    min_n, max_n = check_int("min_n", min_n, minimum=1), check_int("max_n", max_n, minimum=1)
+    if min_n > max_n:
+        raise ValueError(f"`min_n` (={min_n}) must be at most `max_n` (={max_n})")
     ns = [n for n in range(max(1, min_n), max_n + 1) if not grid_symmetric or n in (1, 2, 4)]
     options: list[st.SearchStrategy[PointGroup]] = []
     if "trivial" in families:
@@ -66,6 +99,8 @@ def representations(
     group: PointGroup, kinds: Sequence[str] = ("trivial", "regular", "irrep")
 ) -> st.SearchStrategy[Any]:
     """A representation of ``group``: trivial, regular or one of its irreps."""
+    _check_group(group)
+    kinds = _names("kinds", kinds, _KINDS)
     reps = []
     if "trivial" in kinds:
         reps.append(group.trivial_representation)
@@ -84,6 +119,12 @@ def field_types(
     max_channels: int = 32,
 ) -> st.SearchStrategy[FieldType]:
     """A FieldType of ``group`` with ``min_fields`` to ``max_fields`` fields of the given kinds."""
+    _check_group(group)
+    kinds = _names("kinds", kinds, _KINDS)
+    min_fields, max_fields = check_int("min_fields", min_fields, minimum=0), check_int("max_fields", max_fields)
+    if max_fields < min_fields:
+        raise ValueError(f"`max_fields` (={max_fields}) must be at least `min_fields` (={min_fields})")
+    check_int("max_channels", max_channels, minimum=1)
 
     @st.composite
     def build(draw: Any) -> FieldType:
@@ -121,6 +162,13 @@ class ConvConfig:
         """Whether the sampled positions are symmetric about the centre: ``(n + 2p - d(k-1) - 1) % s == 0``."""
         return (n + 2 * self.padding - self.extent) % self.stride == 0
 
+    def __post_init__(self) -> None:
+        check_int("kernel_size", self.kernel_size, minimum=1)
+        check_int("stride", self.stride, minimum=1)
+        check_int("padding", self.padding, minimum=0)
+        check_int("dilation", self.dilation, minimum=1)
+        check_choice("padding_mode", self.padding_mode, ("zeros", "reflect", "replicate", "circular"))
+
     def kwargs(self) -> dict[str, Any]:
         return dict(
             kernel_size=self.kernel_size, stride=self.stride, padding=self.padding,
@@ -140,6 +188,11 @@ def conv_configs(
     Padding is ``'same'``-like (``d (k - 1) / 2``) or zero (``same_padding``
     forces one); non-zero padding modes always pad ``'same'``-like.
     """
+    kernel_sizes = _some_ints("kernel_sizes", kernel_sizes, minimum=1)
+    if not any(k % 2 == 1 for k in kernel_sizes):
+        raise ValueError(f"`kernel_sizes` must include an odd size (only odd kernels are drawn), got {kernel_sizes}")
+    dilations, strides = _some_ints("dilations", dilations, minimum=1), _some_ints("strides", strides, minimum=1)
+    padding_modes = _names("padding_modes", padding_modes, ("zeros", "reflect", "replicate", "circular"))
 
     @st.composite
     def build(draw: Any) -> ConvConfig:
@@ -167,6 +220,9 @@ def input_sizes(
     multiple of the stride, so every shift by a multiple of the stride is exact.
     Both together need stride 1.  Reflect padding needs a size above the padding.
     """
+    if not isinstance(config, ConvConfig):
+        raise TypeError(f"`config` must be a ConvConfig (e.g. drawn from conv_configs()), got {config!r}")
+    min_size, max_size = check_int("min_size", min_size, minimum=1), check_int("max_size", max_size, minimum=1)
     lo = max(min_size, config.extent - 2 * config.padding, config.padding + 1)
     ok = [
         n
@@ -201,6 +257,12 @@ def conv_cases(
     exact_rotations: bool = True,
 ) -> st.SearchStrategy[ConvCase]:
     """Whole cases for a convolution property test (kernel sizes 3 and 5 by default, so filters exist)."""
+    for name, strategy in (("group_strategy", group_strategy), ("config_strategy", config_strategy)):
+        if strategy is not None and not isinstance(strategy, st.SearchStrategy):
+            raise TypeError(f"`{name}` must be a hypothesis strategy or None, got {strategy!r}")
+    in_kinds, out_kinds = _names("in_kinds", in_kinds, _KINDS), _names("out_kinds", out_kinds, _KINDS)
+    check_int("max_fields", max_fields, minimum=1)
+    check_int("max_size", max_size, minimum=1)
     gs = group_strategy if group_strategy is not None else groups(max_n=8)
     cs = config_strategy if config_strategy is not None else conv_configs(kernel_sizes=(3, 5))
 
