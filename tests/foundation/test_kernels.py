@@ -432,3 +432,10 @@ def test_the_escnn_profile_is_escnns_default_rings():
     flat_a, flat_b = (x.filters.reshape(x.dim, -1) for x in (a, b))
     # 6% of the escnn basis lies outside the default one (measured 0.061): the two spans differ
     assert np.linalg.norm(flat_b - (flat_b @ flat_a.T) @ flat_a) / np.linalg.norm(flat_b) > 0.03
+
+
+def test_an_unknown_ring_profile_is_refused():
+    from eqcnn.kernels import ring_profile
+
+    with pytest.raises(ValueError, match=r"`profile` must be one of 'eqcnn', 'escnn'; got 'escn'"):
+        ring_profile(5, "escn")

@@ -199,3 +199,46 @@ def test_bad_arguments():
         ie.load_escnn_weights(conv, "model.pt")
     with pytest.raises(ValueError, match=r"`tolerance` must be a positive number, got -1"):
         ie.load_escnn_weights(conv, conv, tolerance=-1)
+
+
+def test_a_failure_after_the_checks_writes_nothing_and_dilation_is_handled():
+    # the second layer's dilated 5x5 filter (17 pixels wide) needs a probe larger than 2k + 5
+    G = eqcnn.Cyclic(4)
+    t = G.regular(1)
+    theirs = enn.SequentialModule(
+        enn.R2Conv(ie.to_escnn_type(t), ie.to_escnn_type(t), 3, padding=1),
+        enn.R2Conv(ie.to_escnn_type(t), ie.to_escnn_type(t), 5, padding=8, dilation=4),
+    )
+    mine = qnn.Sequential(qnn.Conv2d(t, t, 3, padding=1, basis="pixel"), qnn.Conv2d(t, t, 5, padding=8, dilation=4))
+    before = copy.deepcopy(mine.state_dict())
+    with pytest.raises(ValueError, match=r"eqcnn `1` / escnn `1` \(Conv2d\): the relative residual"):
+        ie.load_escnn_weights(mine, theirs)
+    assert all(torch.equal(v, before[k]) for k, v in mine.state_dict().items() if isinstance(v, torch.Tensor))
+    mine[1] = qnn.Conv2d(t, t, 5, padding=8, dilation=4, basis="pixel")  # the pixel basis holds any C4 filter
+    # (escnn's dilated filter is float32 samples of Gaussians reaching 8 pixels out: 1.4e-5 of rounding)
+    assert ie.load_escnn_weights(mine, theirs, tolerance=1e-4).max_output_error < 1e-4
+    mine[1] = qnn.Conv2d(t, t, 5, padding=8, dilation=4, basis="escnn")
+    with pytest.raises(ValueError, match=r"escnn scales its rings with `dilation` \(=\(4, 4\)\), which basis='escnn'"):
+        ie.load_escnn_weights(mine, theirs)
+
+
+def test_buffers_only_layers_in_float64_and_same_padding():
+    G = eqcnn.Cyclic(4)
+    t = G.regular(2)
+    theirs = enn.SequentialModule(
+        enn.R2Conv(ie.to_escnn_type(t), ie.to_escnn_type(t), 3, padding=1),
+        enn.InnerBatchNorm(ie.to_escnn_type(t), affine=False),
+    ).double()
+    mine = qnn.Sequential(qnn.Conv2d(t, t, 3, padding="same", basis="pixel"), qnn.BatchNorm2d(t, affine=False))
+    report = ie.load_escnn_weights(mine.double(), theirs)
+    assert report.max_output_error < tolerance(torch.float64) * 1e3  # escnn's basis is sampled in float32
+
+
+def test_a_non_contiguous_batch_norm_is_refused_by_name():
+    G = eqcnn.Cyclic(4)
+    t = G.regular(1) + G.trivial(2) + G.regular(1)
+    theirs = enn.SequentialModule(enn.InnerBatchNorm(ie.to_escnn_type(t)))
+    with pytest.raises(
+        ValueError, match=r"eqcnn `0` / escnn `0`: escnn cannot export this batch norm .*not contiguous"
+    ):
+        ie.load_escnn_weights(qnn.Sequential(qnn.BatchNorm2d(t)), theirs)

@@ -5,14 +5,15 @@ paired one to one (convolutions, transposed convolutions, batch norms, linear
 heads and plain torch layers) and checked for the same field types and
 geometry. An eqcnn filter is the least-squares projection of escnn's expanded
 filter onto the layer's basis: exact (float32 rounding) where the two bases
-span the same space, which ``basis="escnn"`` guarantees (escnn's default rings
-and band limits for ``R2Conv``) and the pixel basis does for C4 and D4. Nothing
+span the same space, as ``basis="escnn"`` does (escnn's default rings and band
+limits for ``R2Conv``, at dilation 1) and the pixel basis for C4 and D4. Nothing
 is written unless every layer's relative residual is within ``tolerance``.
 """
 
 from __future__ import annotations
 
 import copy
+import itertools
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -189,10 +190,15 @@ def _conv_values(q: Any, e: Any, where: str) -> tuple[dict[str, torch.Tensor], f
     padding_mode = getattr(e, "padding_mode", "zeros")
     _same(where, "padding_mode", q.padding_mode, padding_mode)
     theirs_padding = _pair(e.padding) if not isinstance(e.padding, str) else e.padding
-    if getattr(q, "_padding_same", False):
-        _same(where, "padding", "same", theirs_padding)
-    elif theirs_padding != "same":
-        _same(where, "padding", tuple(q.padding), theirs_padding)
+    mine_padding: Any = tuple(q.padding)
+    if getattr(q, "_padding_same", False) and q._same_extra != (0, 0):
+        mine_padding = "same"  # (an uneven 'same': escnn's numbers cannot say it)
+    _same(where, "padding", mine_padding, theirs_padding)
+    if q.basis_kind == "escnn" and tuple(q.dilation) != (1, 1):
+        raise ValueError(
+            f"load_escnn_weights: {where}: escnn scales its rings with `dilation` (={tuple(q.dilation)}), "
+            "which basis='escnn' does not reproduce; use basis='pixel' (C4, D4) or dilation=1"
+        )
     if hasattr(q, "output_padding"):
         _same(where, "output_padding", tuple(q.output_padding), _pair(getattr(e, "output_padding", 0)))
     with torch.no_grad():
@@ -236,7 +242,13 @@ def _norm_values(q: enn.BatchNorm2d, e: Any, where: str) -> tuple[dict[str, torc
             f"load_escnn_weights: {where}: batch norms without running statistics hold no trained state to load "
             "(escnn cannot export them either); build both with track_running_stats=True"
         )
-    plain = _torch_batch_norm(e)
+    try:
+        plain = _torch_batch_norm(e)
+    except NotImplementedError as err:
+        raise ValueError(
+            f"load_escnn_weights: {where}: escnn cannot export this batch norm ({str(err).split(chr(10))[0].strip()} "
+            "...): its fields of one size are not contiguous; order the field type so that they are"
+        ) from None
     index = q._field_index.cpu()
     counts = q._field_counts.cpu().double()
 
@@ -307,8 +319,13 @@ def _probe(q: Any, kind: str) -> torch.Tensor:
         return torch.randn(2, int(channels), 13, 13, generator=gen)
     if kind == "Linear":  # eqcnn.nn.Linear
         return torch.randn(3, q.in_type.size, generator=gen)
-    size = 2 * q.kernel_size[0] + 5 if hasattr(q, "kernel_size") else 13
+    size = q.dilation[0] * (q.kernel_size[0] - 1) + 1 + 2 * 5 if hasattr(q, "kernel_size") else 13
     return torch.randn(2, q.in_type.size, size, size, generator=gen)
+
+
+def _held(m: nn.Module) -> torch.Tensor | None:
+    """A floating tensor the module holds (a parameter, else a buffer): where its inputs must be."""
+    return next((t for t in itertools.chain(m.parameters(), m.buffers()) if t.is_floating_point()), None)
 
 
 def _output_error(q: nn.Module, e: nn.Module, kind: str) -> float:
@@ -318,10 +335,8 @@ def _output_error(q: nn.Module, e: nn.Module, kind: str) -> float:
         q.eval()
         e.eval()
         with torch.no_grad():
-            p = next(iter(q.parameters()), None)
-            mine = q(x.to(p) if p is not None else x)
-            ep = next(iter(e.parameters()), None)
-            ex = x.to(ep) if ep is not None else x
+            mine = q(x.to(_held(q)) if _held(q) is not None else x)
+            ex = x.to(_held(e)) if _held(e) is not None else x
             if isinstance(e, escnn.nn.EquivariantModule):
                 theirs = e(escnn.nn.GeometricTensor(ex, e.in_type)).tensor
             else:
@@ -392,7 +407,7 @@ def load_escnn_weights(module: nn.Module, escnn_module: nn.Module, *, tolerance:
             f"{len(mine)} ({', '.join(n for n, _, _ in mine) or 'none'}), escnn {len(theirs)} "
             f"({', '.join(n for n, _, _ in theirs) or 'none'})"
         )
-    planned: list[tuple[nn.Module, nn.Module, str, str, str, dict[str, torch.Tensor], float]] = []
+    planned: list[tuple[nn.Module, dict[str, torch.Tensor], LayerPort]] = []
     for (qn, q, qk), (en, e, ek) in zip(mine, theirs):
         where = _where(qn, en)
         compatible = qk == ek or (qk == "Linear" and ek == "Linear") or (qk == "torch.Linear" and ek == "Linear")
@@ -406,16 +421,18 @@ def load_escnn_weights(module: nn.Module, escnn_module: nn.Module, *, tolerance:
             values, residual = _plain_values(q, e, where)
         if not residual <= tolerance:
             hint = ""
-            if qk.startswith("Conv") and getattr(q, "basis_kind", None) != "escnn":
+            if qk.startswith("Conv") and getattr(q, "basis_kind", None) == "harmonic":
                 hint = f"; build it with basis='escnn' (it has basis={q.basis_kind!r}) to hold escnn's filters exactly"
             raise ValueError(
                 f"load_escnn_weights: {where} ({qk}): the relative residual of escnn's parameters on eqcnn's is "
                 f"{residual:.2e}, above `tolerance` (={tolerance:g}){hint}; nothing was loaded"
             )
-        planned.append((q, e, qn, en, qk, values, residual))
-    report = PortReport(tolerance=tolerance)
-    for q, e, qn, en, qk, values, residual in planned:
-        _write(q, values)
+        twin = copy.deepcopy(q)  # the outputs are compared on a loaded copy: nothing is written before all pass
+        _write(twin, values)
         count = sum(p.numel() for p in q.parameters())
-        report.layers.append(LayerPort(qn, en, qk, count, residual, _output_error(q, e, qk)))
+        planned.append((q, values, LayerPort(qn, en, qk, count, residual, _output_error(twin, e, qk))))
+    report = PortReport(tolerance=tolerance)
+    for q, values, row in planned:
+        _write(q, values)
+        report.layers.append(row)
     return report

@@ -28,7 +28,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .._checks import check_number
+from .._checks import check_choice, check_number
 from ..groups import GroupElement, Representation
 from ._solve import canonical_signs, null_space, orthonormal_components, sparse_canonical_signs
 
@@ -172,6 +172,7 @@ PROFILES = ("eqcnn", "escnn")
 
 def ring_profile(kernel_size: int, profile: str = "eqcnn") -> tuple[list[float], list[float], list[int]]:
     """The rings ``(radii, sigmas, band limits)`` of a ``kernel_size`` harmonic basis of ``profile``."""
+    check_choice("profile", profile, PROFILES)
     k = kernel_size
     c = (k - 1) / 2
     outer = math.floor(c)
