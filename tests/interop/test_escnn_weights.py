@@ -242,3 +242,13 @@ def test_a_non_contiguous_batch_norm_is_refused_by_name():
         ValueError, match=r"eqcnn `0` / escnn `0`: escnn cannot export this batch norm .*not contiguous"
     ):
         ie.load_escnn_weights(qnn.Sequential(qnn.BatchNorm2d(t)), theirs)
+
+
+def test_the_ordinary_cnn_loads_bit_for_bit():
+    # Trivial(): the pixel basis is the identity map, so the weight is escnn's filter itself
+    G = eqcnn.Trivial()
+    theirs = enn.R2Conv(ie.to_escnn_type(G.trivial(2)), ie.to_escnn_type(G.trivial(3)), 3, padding=1)
+    torch.nn.init.normal_(theirs.weights)
+    mine = qnn.Conv2d(G.trivial(2), G.trivial(3), 3, padding=1)
+    report = ie.load_escnn_weights(mine, theirs)
+    assert report.max_residual == 0.0 and report.layers[0].eqcnn_name == "(the model)"

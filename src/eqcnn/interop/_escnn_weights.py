@@ -86,33 +86,26 @@ class PortReport:
 # -- walking the two models ------------------------------------------------------------------------
 
 
-def _eqcnn_kind(m: nn.Module) -> str | None:
-    if isinstance(m, enn.ConvTranspose2d):
-        return "ConvTranspose2d"
-    if isinstance(m, enn.Conv2d):
-        return "Conv2d"
-    if isinstance(m, enn.BatchNorm2d):
-        return "BatchNorm2d"
-    if isinstance(m, enn.Linear):
-        return "Linear"
-    if isinstance(m, _TORCH_LAYERS):
-        return "torch." + type(m).__name__
-    return None
+# (class, kind) in the order they are tried: a subclass before its base; plain torch layers are "torch.<name>"
+_EQCNN_KINDS: tuple[tuple[Any, str], ...] = (
+    (enn.ConvTranspose2d, "ConvTranspose2d"),
+    (enn.Conv2d, "Conv2d"),
+    (enn.BatchNorm2d, "BatchNorm2d"),
+    (enn.Linear, "Linear"),
+)
+_ESCNN_KINDS: tuple[tuple[Any, str], ...] = (
+    (escnn.nn.R2ConvTransposed, "ConvTranspose2d"),
+    (escnn.nn.R2Conv, "Conv2d"),
+    ((escnn.nn.InnerBatchNorm, escnn.nn.IIDBatchNorm2d), "BatchNorm2d"),
+    (nn.Linear, "Linear"),  # an escnn model's head: loads into torch's Linear or eqcnn's
+)
 
 
-def _escnn_kind(m: nn.Module) -> str | None:
-    e = escnn.nn
-    if isinstance(m, e.R2ConvTransposed):
-        return "ConvTranspose2d"
-    if isinstance(m, e.R2Conv):
-        return "Conv2d"
-    if isinstance(m, (e.InnerBatchNorm, e.IIDBatchNorm2d)):
-        return "BatchNorm2d"
-    if isinstance(m, nn.Linear):
-        return "Linear"
-    if isinstance(m, _TORCH_LAYERS):
+def _kind(m: nn.Module, kinds: tuple[tuple[Any, str], ...]) -> str | None:
+    kind = next((k for cls, k in kinds if isinstance(m, cls)), None)
+    if kind is None and isinstance(m, _TORCH_LAYERS):
         return "torch." + type(m).__name__
-    return None
+    return kind
 
 
 def _own_state(m: nn.Module) -> list[str]:
@@ -123,11 +116,11 @@ def _own_state(m: nn.Module) -> list[str]:
 
 def _layers(model: nn.Module, which: str) -> list[tuple[str, nn.Module, str]]:
     """``(name, module, kind)`` of the layers with parameters, in module order; refuses layers it cannot load."""
-    kind_of = _eqcnn_kind if which == "eqcnn" else _escnn_kind
+    kinds = _EQCNN_KINDS if which == "eqcnn" else _ESCNN_KINDS
     found: list[tuple[str, nn.Module, str]] = []
 
     def visit(name: str, m: nn.Module) -> None:
-        kind = kind_of(m)
+        kind = _kind(m, kinds)
         if kind is not None:
             found.append((name or "(the model)", m, kind))
             return  # (an escnn layer's submodules are its own business)
@@ -210,10 +203,7 @@ def _conv_values(q: Any, e: Any, where: str) -> tuple[dict[str, torch.Tensor], f
             )
         w = q._bank.project(filt)
         values = {"weight": w.to(q.weight).reshape(q.weight.shape)}
-        if q._bank.identity:
-            got = values["weight"].double().reshape(filt.shape)
-        else:
-            got = q._bank.expand(values["weight"]).double().cpu()
+        got = q._bank.expand(values["weight"]).double().cpu()  # (the identity map: the weight itself)
         mine_parts, theirs_parts = [got.reshape(-1)], [filt.reshape(-1)]
         full = torch.zeros(q.out_type.size, dtype=torch.float64) if bias is None else bias.detach().double().cpu()
         if q.bias is not None:
@@ -410,8 +400,7 @@ def load_escnn_weights(module: nn.Module, escnn_module: nn.Module, *, tolerance:
     planned: list[tuple[nn.Module, dict[str, torch.Tensor], LayerPort]] = []
     for (qn, q, qk), (en, e, ek) in zip(mine, theirs):
         where = _where(qn, en)
-        compatible = qk == ek or (qk == "Linear" and ek == "Linear") or (qk == "torch.Linear" and ek == "Linear")
-        if not compatible:
+        if not (qk == ek or (qk, ek) == ("torch.Linear", "Linear")):
             raise ValueError(f"load_escnn_weights: {where}: the layers do not match: eqcnn has a {qk}, escnn a {ek}")
         if qk in ("Conv2d", "ConvTranspose2d"):
             values, residual = _conv_values(q, e, where)
