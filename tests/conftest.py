@@ -33,3 +33,16 @@ def _threads():
 def _seed():
     torch.manual_seed(0)
     yield
+
+
+@pytest.fixture(autouse=True)
+def _no_leaked_torch_globals():
+    """A test that changes torch's process-wide settings must restore them: fail it, not the next."""
+    before = (torch.get_default_dtype(), torch.is_grad_enabled(), torch.are_deterministic_algorithms_enabled())
+    yield
+    after = (torch.get_default_dtype(), torch.is_grad_enabled(), torch.are_deterministic_algorithms_enabled())
+    if after != before:
+        torch.set_default_dtype(before[0])
+        torch.set_grad_enabled(before[1])
+        torch.use_deterministic_algorithms(before[2])
+        pytest.fail(f"this test left torch's (default dtype, grad mode, deterministic) at {after}, not {before}")

@@ -228,7 +228,8 @@ def test_buffers_only_layers_in_float64_and_same_padding():
     theirs = enn.SequentialModule(
         enn.R2Conv(ie.to_escnn_type(t), ie.to_escnn_type(t), 3, padding=1),
         enn.InnerBatchNorm(ie.to_escnn_type(t), affine=False),
-    ).double()
+    )
+    theirs = copy.deepcopy(theirs).double()  # in place, .double() converts escnn's shared basis cache
     mine = qnn.Sequential(qnn.Conv2d(t, t, 3, padding="same", basis="pixel"), qnn.BatchNorm2d(t, affine=False))
     report = ie.load_escnn_weights(mine.double(), theirs)
     assert report.max_output_error < tolerance(torch.float64) * 1e3  # escnn's basis is sampled in float32
