@@ -22,10 +22,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import eqcnn
 from eqcnn import FieldType, PointGroup
 from eqcnn import nn as enn
 
-__all__ = ["LAYER_ZOO", "ODD_SIZES_ONLY", "RANDOM_IN_TRAINING", "mixed", "vector"]
+__all__ = ["LAYER_ZOO", "ODD_SIZES_ONLY", "RANDOM_IN_TRAINING", "mixed", "quotients", "smaller", "vector"]
 
 
 def mixed(G: PointGroup) -> FieldType:
@@ -40,6 +41,24 @@ def vector(G: PointGroup) -> FieldType:
     if G.has_reflections:
         return G.irreps_field(1, 1, multiplicity=2) + G.irreps_field(1, 0) + G.trivial(1)
     return G.irreps_field(1, multiplicity=2) + G.trivial(1)
+
+
+def quotients(G: PointGroup) -> FieldType:
+    """Quotient fields (permutations of cosets) and a regular one: ``C_N / C_p`` for the smallest prime ``p``
+    dividing ``N``; ``D_N / C_N`` and ``D_N / D_1`` (escnn's ``Dn/flips``); the trivial field for ``Trivial()``."""
+    if G.order == 1:
+        return G.trivial(2)
+    if G.has_reflections:
+        return G.quotient(eqcnn.Cyclic(G.N)) + G.quotient(eqcnn.Dihedral(1)) + G.regular(1)
+    p = next(d for d in range(2, G.N + 1) if G.N % d == 0)
+    return G.quotient(eqcnn.Cyclic(p)) + G.regular(1)
+
+
+def smaller(G: PointGroup) -> PointGroup:
+    """A subgroup whose restriction reorders channels: N -> N / 2 when N is even, else Trivial()."""
+    if G.N % 2:
+        return eqcnn.Trivial()
+    return (eqcnn.Dihedral if G.has_reflections else eqcnn.Cyclic)(G.N // 2)
 
 
 LAYER_ZOO: list[tuple[str, Callable[[PointGroup], enn.EquivariantModule]]] = [
@@ -73,6 +92,13 @@ LAYER_ZOO: list[tuple[str, Callable[[PointGroup], enn.EquivariantModule]]] = [
     ("Upsample-bilinear", lambda G: enn.Upsample(mixed(G), size=13, mode="bilinear")),
     ("Upsample-bilinear-x1.5", lambda G: enn.Upsample(mixed(G), scale_factor=1.5, mode="bilinear")),
     ("Identity", lambda G: enn.Identity(mixed(G))),
+    ("Conv2d-quotient", lambda G: enn.Conv2d(quotients(G), quotients(G) + vector(G), 3, padding=1)),
+    ("ReLU-quotient", lambda G: enn.ReLU(quotients(G))),
+    ("MaxPool2d-quotient", lambda G: enn.MaxPool2d(quotients(G), 3, stride=2, padding=1)),
+    ("GroupPool-quotient", lambda G: enn.GroupPool(quotients(G) + mixed(G))),
+    ("BatchNorm2d-quotient", lambda G: enn.BatchNorm2d(quotients(G) + vector(G))),
+    ("Restrict", lambda G: enn.Restrict(mixed(G) + vector(G) + quotients(G), smaller(G))),
+    ("Restrict-rotations", lambda G: enn.Restrict(mixed(G) + vector(G), eqcnn.Cyclic(G.N))),
     (
         "Sequential",
         lambda G: enn.Sequential(
@@ -89,5 +115,5 @@ LAYER_ZOO: list[tuple[str, Callable[[PointGroup], enn.EquivariantModule]]] = [
     ),
 ]
 
-ODD_SIZES_ONLY = {"MaxPool2d", "AvgPool2d", "AvgPool2d-divisor", "BlurPool2d"}
+ODD_SIZES_ONLY = {"MaxPool2d", "MaxPool2d-quotient", "AvgPool2d", "AvgPool2d-divisor", "BlurPool2d"}
 RANDOM_IN_TRAINING = {"FieldDropout"}

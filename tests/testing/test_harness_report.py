@@ -177,7 +177,9 @@ def test_device(device):
 
 def test_declaration_errors():
     conv = enn.Conv2d(C4.trivial(1), C4.regular(1), 3, padding=1)
-    with pytest.raises(ValueError, match="`group` \\(=Cyclic\\(8\\)\\) differs"):
+    with pytest.raises(
+        ValueError, match=r"`group` \(=Cyclic\(8\)\) is neither the group of the field types \(Cyclic\(4\)\) nor one"
+    ):
         equivariance_report(conv, group=C8)
     with pytest.raises(ValueError, match="`output` must be one of 'invariant', 'image'"):
         equivariance_report(conv, output="logits")

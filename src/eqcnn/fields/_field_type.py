@@ -122,6 +122,9 @@ class FieldType:
         for rep, n in self.runs():
             if rep.name in ("trivial", "regular"):
                 parts.append(f"{self.group!r}.{rep.name}({n})")
+            elif rep.name.startswith("quotient("):
+                sub = rep.name[len("quotient(") : -1]
+                parts.append(f"{self.group!r}.quotient({sub}{'' if n == 1 else f', {n}'})")
             elif rep.name.startswith("irrep("):
                 idx = rep.name[len("irrep(") : -1]
                 mult = "" if n == 1 else f", multiplicity={n}"
@@ -129,6 +132,52 @@ class FieldType:
             else:
                 parts.append(f"FieldType({self.group!r}, [{rep.name}] * {n})")
         return " + ".join(parts)
+
+    # -- subgroups -------------------------------------------------------------------------
+    def restrict(self, subgroup: PointGroup) -> FieldType:
+        """The same channels, seen by ``subgroup``: a type over ``subgroup`` for the same tensor.
+
+        Each field's representation is restricted (its matrices at the
+        subgroup's elements) and, where that needs no channel to move, split
+        into the subgroup's own fields: a ``Dihedral(8)`` regular field is two
+        ``Cyclic(8)`` regular fields, an irrep ``(1, k)`` the ``Cyclic(8)``
+        irrep ``k``.  Fields that would need their channels reordered keep their
+        restricted representation (named ``restrict(...)``); the layer
+        :class:`eqcnn.nn.Restrict` reorders them into the subgroup's fields.
+
+        Example:
+            >>> import eqcnn
+            >>> eqcnn.Dihedral(8).regular(2).restrict(eqcnn.Cyclic(8))
+            Cyclic(8).regular(4)
+        """
+        return self._restriction(subgroup, reorder=False)[0]
+
+    def _restriction(self, subgroup: PointGroup, reorder: bool) -> tuple[FieldType, np.ndarray, np.ndarray]:
+        """``(type over subgroup, perm, signs)``: channel ``i`` of the new type is ``signs[i] * x[perm[i]]``.
+
+        With ``reorder`` every field that a signed permutation splits into the
+        subgroup's named fields is split (channels reordered as needed);
+        without, only those whose split moves no channel.
+        """
+        from ..groups._subgroup import check_subgroup, decompose, restrict_representation
+
+        check_subgroup("subgroup", subgroup, self.group)
+        reps: list[Representation] = []
+        perm: list[np.ndarray] = []
+        signs: list[np.ndarray] = []
+        for start, rep in zip(self.field_starts, self.representations):
+            restricted = restrict_representation(rep, subgroup)
+            split = decompose(restricted)
+            if split is not None and (reorder or split.is_view):
+                reps.extend(split.parts)
+                perm.append(start + split.perm)
+                signs.append(split.signs)
+            else:
+                reps.append(restricted)
+                perm.append(start + np.arange(rep.size))
+                signs.append(np.ones(rep.size))
+        cat = (lambda a: np.concatenate(a)) if perm else (lambda a: np.zeros(0))
+        return FieldType(subgroup, reps), cat(perm).astype(np.int64), cat(signs)
 
     # -- structure used by layers ---------------------------------------------------------
     @property

@@ -2,5 +2,17 @@
 
 from ._group import Cyclic, Dihedral, GroupElement, PointGroup, Trivial
 from ._representation import Representation
+from ._subgroup import Decomposition, decompose, quotient_representation, restrict_representation
 
-__all__ = ["Cyclic", "Dihedral", "GroupElement", "PointGroup", "Representation", "Trivial"]
+__all__ = [
+    "Cyclic",
+    "Decomposition",
+    "Dihedral",
+    "GroupElement",
+    "PointGroup",
+    "Representation",
+    "Trivial",
+    "decompose",
+    "quotient_representation",
+    "restrict_representation",
+]

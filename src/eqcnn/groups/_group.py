@@ -224,6 +224,31 @@ class PointGroup:
 
         return all_irreps(self)
 
+    def quotient_representation(self, subgroup: PointGroup) -> Representation:
+        """The group permuting the cosets ``g H`` of ``subgroup`` (escnn's ``quotient_repr``).
+
+        ``Cyclic(8).quotient_representation(Cyclic(2))`` has 4 channels,
+        ``Dihedral(8).quotient_representation(Cyclic(8))`` 2 (the sign of the
+        reflection, as a permutation), ``Dihedral(8).quotient_representation(Dihedral(1))``
+        8 (escnn's ``Dn/flips``).  A permutation of channels, so pointwise
+        nonlinearities, max pooling and group pooling take it like a regular field.
+        """
+        from ._subgroup import quotient_representation
+
+        return quotient_representation(self, subgroup)
+
+    def is_subgroup(self, subgroup: object) -> bool:
+        """Whether every element of ``subgroup`` is an element of this group (``Cyclic(4)`` in ``Dihedral(8)``)."""
+        from ._subgroup import is_subgroup
+
+        return is_subgroup(subgroup, self)
+
+    def embed(self, h: GroupElement) -> GroupElement:
+        """The element of this group equal to ``h``, an element of one of its subgroups."""
+        from ._subgroup import embed
+
+        return embed(self, h)
+
     # -- field types ------------------------------------------------------------------
     def trivial(self, multiplicity: int = 1) -> FieldType:
         """``multiplicity`` scalar fields (one channel each): e.g. an RGB image is ``trivial(3)``."""
@@ -236,6 +261,12 @@ class PointGroup:
         from ..fields import FieldType
 
         return FieldType.repeat(self, self.regular_representation, multiplicity)
+
+    def quotient(self, subgroup: PointGroup, multiplicity: int = 1) -> FieldType:
+        """``multiplicity`` quotient fields ``G / subgroup`` (see :meth:`quotient_representation`)."""
+        from ..fields import FieldType
+
+        return FieldType.repeat(self, self.quotient_representation(subgroup), multiplicity)
 
     def irreps_field(self, *index: int, multiplicity: int = 1) -> FieldType:
         """``multiplicity`` fields of the irreducible representation ``irrep(*index)``."""

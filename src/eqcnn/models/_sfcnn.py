@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Literal
 
 import torch
@@ -19,6 +19,7 @@ from ..nn import (
     EquivariantModule,
     GroupPool,
     MaxPool2d,
+    Restrict,
     Sequential,
     export,
 )
@@ -57,6 +58,13 @@ class SFCNN(EquivariantModule):
             network's channels, ints >= 1) and kernel sizes.
         head_width: hidden units of the MLP head.
         dropout: dropout probability in the head, in [0, 1].
+        restrict: a restriction schedule ``{block: subgroup}``: after
+            convolution block ``block`` (1 to 5) the features are restricted
+            (:class:`eqcnn.nn.Restrict`) to ``subgroup`` and the later blocks
+            are over it.  e2cnn's best rotated-MNIST model, "D16|5 C16", is
+            ``SFCNN(Dihedral(16), restrict={5: Cyclic(16)})``: reflection
+            equivariance where the features are local, rotations only after.
+            ``match`` sizes each block for its own group.
 
     Shapes: ``(B, in_channels, H, W) -> (B, num_classes)``, or unbatched
     ``(in_channels, H, W) -> (num_classes,)`` (run as a batch of one, so in
@@ -83,6 +91,7 @@ class SFCNN(EquivariantModule):
         kernel_sizes: Sequence[int] = SFCNN_KERNELS,
         head_width: int = 64,
         dropout: float = 0.3,
+        restrict: Mapping[int, PointGroup] | None = None,
     ) -> None:
         super().__init__()
         if not isinstance(group, PointGroup):
@@ -100,17 +109,25 @@ class SFCNN(EquivariantModule):
         if len(widths) != 6 or len(kernel_sizes) != 6:
             raise ValueError(f"`widths` and `kernel_sizes` must have 6 entries, got {widths} and {kernel_sizes}")
         check_probability("dropout", dropout)
+        schedule = _check_schedule(restrict, group)
         self.group = group
+        self.restrict = dict(schedule)
         self.in_type = group.trivial(in_channels)
         layers: list[nn.Module] = []
         t = self.in_type
+        g = group
         for i, (c, k) in enumerate(zip(widths, kernel_sizes)):
-            out = group.regular(num_fields(c, group, match, width, kernel_size=k))
+            out = g.regular(num_fields(c, g, match, width, kernel_size=k))
             layers += [Conv2d(t, out, k, padding=k // 2, bias=False), BatchNorm2d(out), ELU(out, inplace=True)]
             t = out
             if i in (1, 3):
                 layers.append(BlurPool2d(t, stride=2) if pool == "blur" else MaxPool2d(t, 3, stride=2, padding=1))
-        layers += [GroupPool(t), AdaptiveAvgPool2d(group.trivial(len(t)), 1)]
+            if i + 1 in schedule:
+                g = schedule[i + 1]
+                restriction = Restrict(t, g)
+                layers.append(restriction)
+                t = restriction.out_type
+        layers += [GroupPool(t), AdaptiveAvgPool2d(g.trivial(len(t)), 1)]
         self.features = Sequential(*layers)
         n = len(t)
         self.head = nn.Sequential(
@@ -121,7 +138,7 @@ class SFCNN(EquivariantModule):
             nn.Dropout(dropout),
             nn.Linear(head_width, num_classes),
         )
-        self.out_type = group.trivial(num_classes)
+        self.out_type = g.trivial(num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         f = self.features(x)  # checks x: (B, C, H, W) or unbatched (C, H, W)
@@ -134,4 +151,25 @@ class SFCNN(EquivariantModule):
         return nn.Sequential(export(self.features), export(self.head)).train(self.training)
 
     def extra_repr(self) -> str:
-        return f"{self.group!r}"
+        return f"{self.group!r}" + (f", restrict={self.restrict!r}" if self.restrict else "")
+
+
+def _check_schedule(restrict: object, group: PointGroup) -> dict[int, PointGroup]:
+    """The restriction schedule ``{block: subgroup}``: blocks 1 to 5 in order, each group a subgroup of the last."""
+    from ..groups._subgroup import check_subgroup
+
+    if restrict is None:
+        return {}
+    if not isinstance(restrict, Mapping):
+        raise TypeError(
+            f"`restrict` must be a mapping {{block: subgroup}} (e.g. {{5: Cyclic(16)}}), got {type(restrict).__name__}"
+        )
+    out: dict[int, PointGroup] = {}
+    current = group
+    for block in sorted(restrict, key=lambda b: b if isinstance(b, int) else -1):
+        check_int("a block of `restrict`", block, minimum=1)
+        if block > 5:
+            raise ValueError(f"a block of `restrict` must be 1 to 5 (after the last block use GroupPool), got {block}")
+        sub = check_subgroup(f"restrict[{block}]", restrict[block], current)
+        out[int(block)] = current = sub
+    return out

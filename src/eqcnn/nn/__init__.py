@@ -21,6 +21,7 @@ from ._nonlinear import (
 )
 from ._norm import BatchNorm2d, GroupNorm
 from ._pool import AdaptiveAvgPool2d, AdaptiveMaxPool2d, AvgPool2d, BlurPool2d, GroupPool, MaxPool2d
+from ._restrict import Restrict
 
 __all__ = [
     "ELU",
@@ -46,6 +47,7 @@ __all__ = [
     "PointwiseNonlinearity",
     "ReLU",
     "ResidualBlock",
+    "Restrict",
     "SamplingStep",
     "Sequential",
     "SiLU",

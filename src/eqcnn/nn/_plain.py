@@ -16,12 +16,14 @@ import torch.nn.functional as F
 from torch import nn
 
 __all__ = [
+    "ChannelMapPlain",
     "FieldDropoutPlain",
     "FieldPoolPlain",
     "GatedActivationPlain",
     "GroupNormPlain",
     "NormActivationPlain",
     "ResidualPlain",
+    "channel_map",
     "field_sums",
 ]
 
@@ -235,3 +237,28 @@ class ResidualPlain(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.post(self.body(x) + self.shortcut(x))
+
+
+class ChannelMapPlain(nn.Module):
+    """``y[:, i] = signs[i] * x[:, perm[i]]``: the channel reordering of a restriction (see ``Restrict``)."""
+
+    if TYPE_CHECKING:  # TorchScript must not see these (postponed) annotations
+        perm: torch.Tensor
+        signs: torch.Tensor
+
+    def __init__(self, perm: torch.Tensor, signs: torch.Tensor | None) -> None:
+        super().__init__()
+        self.register_buffer("perm", perm.clone(), persistent=False)
+        self.has_signs = signs is not None
+        self.register_buffer("signs", (signs if signs is not None else torch.ones(1)).clone(), persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return channel_map(x, self.perm, self.signs if self.has_signs else None)
+
+
+def channel_map(x: torch.Tensor, perm: torch.Tensor, signs: torch.Tensor | None) -> torch.Tensor:
+    """Reorder (and sign) the channels, axis ``-3``: ``(..., C, H, W)``."""
+    y = x.index_select(-3, perm)
+    if signs is not None:
+        y = y * signs.to(y.dtype)[:, None, None]
+    return y

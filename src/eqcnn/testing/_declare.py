@@ -111,10 +111,12 @@ def declare(
         g = out_type.group
     else:
         g = group if group is not None else Cyclic(4)
-    if group is not None and group != g:
-        raise ValueError(f"`group` (={group!r}) differs from the group of the field types ({g!r})")
     if not isinstance(g, PointGroup):
         raise TypeError(f"`group` must be an eqcnn group (Trivial, Cyclic, Dihedral), got {g!r}")
+    if group is not None and group != g and not g.is_subgroup(group):
+        raise ValueError(
+            f"`group` (={group!r}) is neither the group of the field types ({g!r}) nor one of its subgroups"
+        )
 
     if isinstance(in_type, FieldType):
         t_in = in_type
@@ -141,7 +143,17 @@ def declare(
     else:
         out = "image"
     if isinstance(out, FieldType) and out.group != g:
-        raise ValueError(f"the output type's group {out.group!r} differs from the input type's group {g!r}")
+        if not g.is_subgroup(out.group):
+            raise ValueError(
+                f"the output type's group {out.group!r} is neither the input type's group {g!r} nor one of its "
+                "subgroups"
+            )
+        # a model with a restriction (enn.Restrict) inside: equivariant to the subgroup, so checked under it
+        t_in, g = t_in.restrict(out.group), out.group
+    if group is not None and group != g:  # checked under a subgroup of the types' group
+        t_in, g = t_in.restrict(group), group
+        if isinstance(out, FieldType):
+            out = out.restrict(group)
     return Declaration(g, t_in, out)
 
 
