@@ -8,7 +8,7 @@ reflection-equivariant one (``Cyclic(N)``, ``Dihedral(N)``); tensors stay plain
 from importlib.metadata import PackageNotFoundError, version
 
 from .fields import FieldType
-from .groups import Cyclic, Dihedral, GroupElement, PointGroup, Representation, Trivial
+from .groups import O2, SO2, Cyclic, Dihedral, GroupElement, PointGroup, Representation, Trivial
 
 try:
     __version__ = version("eqcnn")
@@ -16,6 +16,8 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0.0.0"
 
 __all__ = [
+    "O2",
+    "SO2",
     "Cyclic",
     "Dihedral",
     "FieldType",

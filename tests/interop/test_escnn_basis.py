@@ -1,5 +1,6 @@
 """Kernel basis dimensions: eqcnn against escnn's R2Conv defaults (explained in docs/interop.md)."""
 
+import numpy as np
 import pytest
 
 import eqcnn
@@ -89,3 +90,56 @@ def test_the_escnn_basis_spans_escnns_filters(key):
         if TABLE[key][0] == TABLE[key][1] and b == "regular" and G.order > 4:
             off = (default.expand(default.project(filt)) - filt).norm() / filt.norm()
             assert off > 1e-3, off  # (the check above can fail: the default basis does not hold escnn's filters)
+
+
+CONTINUOUS = [
+    (eqcnn.SO2(3), "trivial", "bl_regular", 5),
+    (eqcnn.SO2(3), "bl_regular", "bl_regular", 7),
+    (eqcnn.SO2(3), "irrep1", "irrep3", 7),
+    (eqcnn.O2(2), "trivial", "bl_regular", 7),
+    (eqcnn.O2(2), "irrep10", "irrep12", 5),
+]
+
+
+def _continuous_rep(G, name):
+    if name == "trivial":
+        return G.trivial_representation
+    if name == "bl_regular":
+        return G.bl_regular_representation
+    digits = tuple(int(c) for c in name[len("irrep") :])
+    return G.irrep(*digits)
+
+
+@pytest.mark.parametrize("case", CONTINUOUS, ids=lambda c: f"{c[0]!r}-{c[1]}-{c[2]}-k{c[3]}")
+def test_continuous_bases_have_escnns_dimension_and_span(case):
+    # SO(2) / O(2) natively: basis='escnn' has escnn's dimension and holds escnn's filters (float32 rounding);
+    # the default rings differ for k >= 7 (more frequencies on the inner rings), as for the finite groups
+    import torch
+    from escnn import nn as enn
+
+    from eqcnn import nn as qnn
+
+    G, a, b, k = case
+    ri, ro = _continuous_rep(G, a), _continuous_rep(G, b)
+    tin, tout = eqcnn.FieldType(G, [ri]), eqcnn.FieldType(G, [ro, ro])
+    theirs = enn.R2Conv(ie.to_escnn_type(tin), ie.to_escnn_type(tout), k, bias=False)
+    assert kernel_basis(ri, ro, k, "escnn").dim * 2 == theirs.basisexpansion.dimension()
+    bank = qnn.Conv2d(tin, tout, k, bias=False, basis="escnn").double()._bank
+    for seed in range(2):
+        torch.manual_seed(seed)
+        torch.nn.init.normal_(theirs.weights)
+        with torch.no_grad():
+            filt = theirs.expand_parameters()[0].double()
+        residual = (bank.expand(bank.project(filt)) - filt).norm() / filt.norm()
+        assert residual < 1e-6, residual
+
+
+@pytest.mark.parametrize("G", [eqcnn.SO2(3), eqcnn.O2(2)], ids=repr)
+def test_continuous_types_convert_both_ways(G):
+    t = G.bl_regular(2) + G.trivial(1) + eqcnn.FieldType(G, [G.irreps()[-1]])
+    assert ie.from_escnn_type(ie.to_escnn_type(t)) == t
+    e = ie.to_escnn_type(t)
+    for deg in (30.0, 90.0):
+        g = G.rotation_by(deg)
+        theirs = e.fiber_representation(ie.to_escnn_element(g))
+        assert np.allclose(theirs, t.fibre_matrix(g), atol=1e-9)

@@ -122,6 +122,8 @@ class FieldType:
         for rep, n in self.runs():
             if rep.name in ("trivial", "regular"):
                 parts.append(f"{self.group!r}.{rep.name}({n})")
+            elif rep.name.startswith("bl_regular("):
+                parts.append(f"{self.group!r}.bl_regular({n})")
             elif rep.name.startswith("quotient("):
                 sub = rep.name[len("quotient(") : -1]
                 parts.append(f"{self.group!r}.quotient({sub}{'' if n == 1 else f', {n}'})")
@@ -187,6 +189,8 @@ class FieldType:
 
     @property
     def is_regular(self) -> bool:
+        if self.group.is_continuous:
+            return False
         return all(r == self.group.regular_representation for r in self.representations)
 
     def fibre_matrix(self, g: GroupElement) -> np.ndarray:

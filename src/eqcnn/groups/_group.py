@@ -37,7 +37,7 @@ class GroupElement:
     """
 
     group: PointGroup
-    rotation: int
+    rotation: int  # (a float off the sample of a continuous group's elements: SO2, O2)
     reflection: bool = False
 
     def __post_init__(self) -> None:
@@ -46,6 +46,15 @@ class GroupElement:
         if not isinstance(self.group, PointGroup):
             raise TypeError(f"`group` must be an eqcnn group (Trivial, Cyclic, Dihedral), got {self.group!r}")
         r = self.rotation
+        if self.group.is_continuous:  # any angle: a real rotation in [0, N)
+            if isinstance(r, bool) or not isinstance(r, numbers.Real) or not 0 <= r < self.group.N:
+                raise ValueError(
+                    f"`rotation` must be a real number in [0, {self.group.N}) for {self.group!r}, got {r!r} "
+                    "(group.rotation_by(degrees) takes any angle)"
+                )
+            if self.reflection and not self.group.has_reflections:
+                raise ValueError(f"`reflection` (=True) needs a group with reflections; {self.group!r} has none")
+            return
         if isinstance(r, bool) or not isinstance(r, numbers.Integral):
             raise TypeError(f"`rotation` must be an int, got {type(r).__name__} ({r!r})")
         if not 0 <= r < self.group.N:
@@ -64,7 +73,14 @@ class GroupElement:
     @property
     def index(self) -> int:
         """Position of the element in ``group.elements`` (and in a regular field)."""
+        if not isinstance(self.rotation, numbers.Integral):
+            raise ValueError(f"{self!r} is not one of the sampled `elements` of {self.group!r}, so it has no index")
         return self.rotation + self.group.N * int(self.reflection)
+
+    @property
+    def on_sample(self) -> bool:
+        """Whether the element is one of ``group.elements`` (always, for a finite group)."""
+        return isinstance(self.rotation, numbers.Integral)
 
     @property
     def quarter_turns(self) -> int | None:
@@ -96,7 +112,7 @@ class GroupElement:
 
     def __repr__(self) -> str:
         deg = self.rotation * 360 / self.group.N
-        deg_s = f"{deg:g}"
+        deg_s = f"{round(deg, 9):g}"
         return f"{self.group!r}[rot {deg_s} deg{', flip' if self.reflection else ''}]"
 
 
@@ -116,6 +132,8 @@ class PointGroup:
 
     N: int
     has_reflections: bool
+    #: SO(2) and O(2) (:mod:`eqcnn.groups._continuous`): ``elements`` is then a finite sample
+    is_continuous: bool = False
 
     def __init__(self, N: int, reflections: bool) -> None:
         check_int("N", N, minimum=1)
@@ -182,13 +200,20 @@ class PointGroup:
         self._check_member(a, "a")
         self._check_member(b, "b")
         sign = -1 if a.reflection else 1
-        return GroupElement(self, (a.rotation + sign * b.rotation) % self.N, a.reflection != b.reflection)
+        return GroupElement(self, self._wrap(a.rotation + sign * b.rotation), a.reflection != b.reflection)
 
     def inverse(self, a: GroupElement) -> GroupElement:
         self._check_member(a, "a")
         if a.reflection:
             return a
-        return GroupElement(self, (-a.rotation) % self.N, False)
+        return GroupElement(self, self._wrap(-a.rotation), False)
+
+    def _wrap(self, rotation):
+        """``rotation`` modulo ``N``; on a continuous group a float within 1e-9 of the sample snaps onto it."""
+        if isinstance(rotation, numbers.Integral):
+            return rotation % self.N
+        r = float(rotation) % self.N
+        return round(r) % self.N if abs(r - round(r)) < 1e-9 else r
 
     def _check_member(self, a: object, name: str) -> None:
         if not isinstance(a, GroupElement) or a.group != self:

@@ -24,7 +24,7 @@ import numpy as np
 
 from ._group import GroupElement, PointGroup, _cos_sin
 
-__all__ = ["Representation", "all_irreps", "irrep", "regular_representation", "trivial_representation"]
+__all__ = ["Representation", "all_irreps", "direct_sum", "irrep", "regular_representation", "trivial_representation"]
 
 
 class Representation:
@@ -37,7 +37,7 @@ class Representation:
             ``rho(group.elements[i])``.
     """
 
-    def __init__(self, group: PointGroup, name: str, matrices: np.ndarray) -> None:
+    def __init__(self, group: PointGroup, name: str, matrices: np.ndarray, function=None, rebuild=None) -> None:
         if not isinstance(group, PointGroup):
             raise TypeError(f"`group` must be an eqcnn group (Trivial, Cyclic, Dihedral), got {group!r}")
         if not isinstance(name, str):
@@ -57,6 +57,26 @@ class Representation:
         self.name = name
         self.matrices = matrices
         self.matrices.setflags(write=False)
+        # continuous groups: the matrix at any angle, and how to rebuild the representation (a function does
+        # not pickle)
+        self.function = function
+        self._rebuild = rebuild
+        self._components: tuple[Representation, ...] | None = None
+
+    @property
+    def components(self) -> tuple[Representation, ...] | None:
+        """The irreps this representation is the direct sum of, in channel order, when known: itself for an
+        irrep or the trivial representation, the parts of a ``bl_regular`` field; else ``None``."""
+        if self._components is not None:
+            return self._components
+        if self.is_trivial or self.name.startswith("irrep("):
+            return (self,)
+        return None
+
+    def __reduce__(self):
+        if self._rebuild is not None:
+            return self._rebuild
+        return (Representation, (self.group, self.name, self.matrices))
 
     @property
     def size(self) -> int:
@@ -65,7 +85,13 @@ class Representation:
     def __call__(self, g: GroupElement) -> np.ndarray:
         """The matrix ``rho(g)``."""
         self.group._check_member(g, "g")
-        return self.matrices[g.index]
+        if g.on_sample:
+            return self.matrices[g.index]
+        if self.function is None:
+            if self.is_trivial:
+                return np.ones((1, 1))
+            raise ValueError(f"{self!r} is known on the sampled elements only, not at {g!r}")
+        return self.function(g)
 
     def __eq__(self, other: object) -> bool:
         return self is other or (
@@ -119,6 +145,26 @@ def trivial_representation(group: PointGroup) -> Representation:
     return Representation(group, "trivial", np.ones((group.order, 1, 1)))
 
 
+def direct_sum(parts: list[Representation], name: str) -> Representation:
+    """The block-diagonal representation of ``parts`` (in order), named ``name``."""
+    group = parts[0].group
+    size = sum(p.size for p in parts)
+
+    def at(g: GroupElement) -> np.ndarray:
+        m = np.zeros((size, size))
+        s = 0
+        for p in parts:
+            m[s : s + p.size, s : s + p.size] = p(g)
+            s += p.size
+        return m
+
+    mats = np.stack([at(g) for g in group.elements])
+    out = Representation(group, name, mats, function=at, rebuild=(direct_sum, (list(parts), name)))
+    if all(p.components is not None for p in parts):
+        out._components = tuple(c for p in parts for c in p.components)  # type: ignore[union-attr]
+    return out
+
+
 def regular_representation(group: PointGroup) -> Representation:
     """``rho(g) e_h = e_{g h}``: a permutation of the ``order`` channels."""
     n = group.order
@@ -141,6 +187,10 @@ def irrep(group: PointGroup, *index: int) -> Representation:
     """The irreducible representation with the given index (see module doc)."""
     from .._checks import check_int
 
+    if group.is_continuous:
+        from ._continuous import continuous_irrep
+
+        return continuous_irrep(group, *index)  # type: ignore[arg-type]
     index = tuple(check_int(f"index[{i}]", k) for i, k in enumerate(index))
     N = group.N
     if not group.has_reflections:
@@ -185,6 +235,8 @@ def irrep(group: PointGroup, *index: int) -> Representation:
 
 
 def all_irreps(group: PointGroup) -> list[Representation]:
+    if group.is_continuous:
+        return group.irreps()
     N = group.N
     if not group.has_reflections:
         return [irrep(group, k) for k in range(N // 2 + 1)]

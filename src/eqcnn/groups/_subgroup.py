@@ -46,7 +46,12 @@ def is_subgroup(subgroup: object, group: PointGroup) -> bool:
         return False
     if subgroup.has_reflections and not group.has_reflections:
         return False
-    return group.N % subgroup.N == 0
+    if subgroup.is_continuous:  # SO2 in O2, of the same band limit and sample
+        return group.is_continuous and (subgroup.max_frequency, subgroup.N) == (  # type: ignore[attr-defined]
+            group.max_frequency,  # type: ignore[attr-defined]
+            group.N,
+        )
+    return group.is_continuous or group.N % subgroup.N == 0
 
 
 def check_subgroup(name: str, subgroup: object, group: PointGroup) -> PointGroup:
@@ -55,15 +60,19 @@ def check_subgroup(name: str, subgroup: object, group: PointGroup) -> PointGroup
         raise TypeError(f"`{name}` must be an eqcnn group (e.g. Cyclic(M) with M dividing {group.N}), got {subgroup!r}")
     if not is_subgroup(subgroup, group):
         kinds = "Cyclic(M) or Dihedral(M)" if group.has_reflections else "Cyclic(M)"
-        why = (
-            f"{subgroup!r} has reflections and {group!r} has none"
-            if subgroup.has_reflections and not group.has_reflections
-            else f"{subgroup.N} does not divide {group.N}"
+        if subgroup.has_reflections and not group.has_reflections:
+            why = f"{subgroup!r} has reflections and {group!r} has none"
+        elif subgroup.is_continuous:
+            why = "a continuous subgroup must have the same max_frequency and samples"
+        else:
+            why = f"{subgroup.N} does not divide {group.N}"
+        which = (
+            f"{kinds} for any M, and Trivial()"
+            + (" and the SO2 of the same band limit" if group.has_reflections else "")
+            if group.is_continuous
+            else f"{kinds} with M dividing {group.N}, and Trivial()"
         )
-        raise ValueError(
-            f"`{name}` (={subgroup!r}) is not a subgroup of {group!r}: {why}; the subgroups are "
-            f"{kinds} with M dividing {group.N}, and Trivial()"
-        )
+        raise ValueError(f"`{name}` (={subgroup!r}) is not a subgroup of {group!r}: {why}; the subgroups are {which}")
     return subgroup
 
 
@@ -81,7 +90,11 @@ def embed(group: PointGroup, h: GroupElement) -> GroupElement:
     """The element of ``group`` equal to ``h`` (an element of a subgroup of ``group``)."""
     if not isinstance(h, GroupElement):
         raise TypeError(f"`h` must be a group element, got {h!r}")
-    return group.elements[int(embedding(group, h.group)[h.index])]
+    check_subgroup("h.group", h.group, group)
+    if h.group == group:
+        return h
+    rotation = h.rotation * group.N / h.group.N
+    return GroupElement(group, group._wrap(rotation), h.reflection)
 
 
 @lru_cache(maxsize=256)
@@ -127,7 +140,8 @@ def restrict_representation(rep: Representation, subgroup: PointGroup) -> Repres
     group = rep.group
     if subgroup == group:
         return rep
-    mats = rep.matrices[embedding(group, subgroup)]
+    check_subgroup("subgroup", subgroup, group)
+    mats = np.stack([rep(embed(group, h)) for h in subgroup.elements])
     if rep.size == 1 and np.all(mats == 1):  # e.g. the sign of a reflection, seen by the rotations
         return trivial_representation(subgroup)
     return Representation(subgroup, f"restrict({rep!r}, {subgroup!r})", mats)
@@ -153,6 +167,8 @@ class Decomposition:
 
 def _named_representations(group: PointGroup) -> list[Representation]:
     """The representations a decomposition may use: trivial, the irreps, regular, the quotients."""
+    if group.is_continuous:
+        return [trivial_representation(group), *group.irreps()[1:]]
     out = [trivial_representation(group), *all_irreps(group)[1:], regular_representation(group)]
     for sub in _proper_subgroups(group):
         out.append(quotient_representation(group, sub))

@@ -74,7 +74,11 @@ def gspace_of(group: PointGroup) -> Any:
         raise TypeError(f"`group` must be an eqcnn group (Trivial, Cyclic, Dihedral), got {group!r}")
     if group not in _GSPACES:
         gs = escnn.gspaces
-        if group.has_reflections:
+        if group.is_continuous:  # SO2 / O2: escnn's N = -1, at the same band limit
+            L = group.max_frequency  # type: ignore[attr-defined]
+            make = gs.flipRot2dOnR2 if group.has_reflections else gs.rot2dOnR2
+            _GSPACES[group] = make(-1, maximum_frequency=L)
+        elif group.has_reflections:
             _GSPACES[group] = gs.flipRot2dOnR2(group.N)
         elif group.N == 1:
             _GSPACES[group] = gs.trivialOnR2()
@@ -85,9 +89,22 @@ def gspace_of(group: PointGroup) -> Any:
 
 def _group_of_gspace(gspace: Any) -> PointGroup | None:
     """The eqcnn group whose standard escnn gspace is ``gspace``, or ``None``."""
+    from escnn.group import O2 as EscnnO2
+    from escnn.group import SO2 as EscnnSO2
     from escnn.group import CyclicGroup, DihedralGroup
 
     fg = gspace.fibergroup
+    if isinstance(fg, (EscnnSO2, EscnnO2)):
+        from ..groups import O2, SO2
+
+        # escnn shares one SO(2) / O(2) instance and raises its band limit to the largest asked for, so the
+        # group's own band limit is not the type's: a gspace eqcnn made maps back to the group it was made for
+        for known, gs in _GSPACES.items():
+            if known.is_continuous and gs is gspace:
+                return known
+        L = int(fg._maximum_frequency)
+        continuous = (O2 if isinstance(fg, EscnnO2) else SO2)(L)
+        return continuous if gspace_of(continuous) == gspace else None
     if isinstance(fg, CyclicGroup):
         n = fg.order()
         candidates: list[PointGroup] = [Trivial() if n == 1 else Cyclic(n)]
@@ -109,6 +126,8 @@ def to_escnn_element(g: GroupElement) -> Any:
     if not isinstance(g, GroupElement):
         raise TypeError(f"`g` must be an eqcnn GroupElement, got {_kind(g)}")
     fg = gspace_of(g.group).fibergroup
+    if g.group.is_continuous:
+        return fg.element((int(g.reflection), g.angle) if g.group.has_reflections else g.angle)
     if g.group == Dihedral(1):  # escnn: the cyclic group {identity, mirror}
         return fg.element(int(g.reflection))
     if g.group.has_reflections:
@@ -122,6 +141,8 @@ def _escnn_matrices(rep: Any, group: PointGroup) -> np.ndarray:
 
 
 def _candidates(group: PointGroup) -> list[Representation]:
+    if group.is_continuous:
+        return [group.trivial_representation, group.bl_regular_representation, *group.irreps()]  # type: ignore[attr-defined]
     return [group.trivial_representation, group.regular_representation, *group.irreps()]
 
 
@@ -154,6 +175,11 @@ def _rep_to_escnn(rep: Representation, gspace: Any) -> Any:
         return gspace.trivial_repr
     if rep.name == "regular":
         return gspace.regular_repr
+    if rep.name.startswith("bl_regular("):
+        out = gspace.fibergroup.bl_regular_representation(group.max_frequency)  # type: ignore[attr-defined]
+        if _rep_from_escnn(out, group) != rep:
+            raise ValueError(f"escnn's bl_regular of {group!r} does not match eqcnn's {rep!r}")
+        return out
     if rep.name.startswith("irrep("):
         idx = tuple(int(i) for i in rep.name[len("irrep(") : -1].split(","))
         out = gspace.fibergroup.irrep(*(idx[:1] if group == Dihedral(1) else idx))

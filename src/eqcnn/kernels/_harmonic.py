@@ -79,8 +79,8 @@ def angular_solutions(rep_in: Representation, rep_out: Representation, m: int) -
 
     Orthonormal and cached (layers of different kernel sizes share them).
     """
-    if rep_in.is_permutation and rep_out.is_permutation:
-        return _permutation_solutions(rep_in, rep_out, m)
+    if rep_in.is_permutation and rep_out.is_permutation and not rep_in.group.is_continuous:
+        return _permutation_solutions(rep_in, rep_out, m)  # (a continuous group's elements are only a sample)
     a = 1 if m == 0 else 2
     d_o, d_i = rep_out.size, rep_in.size
     dim = d_o * d_i * a

@@ -87,6 +87,7 @@ def _regular_factors(basis: KernelBasis) -> RegularFactors | None:
     group = rep_in.group
     if (
         group.order == 1
+        or group.is_continuous
         or rep_out != group.regular_representation
         or not rep_in.is_permutation
         or rep_in.size < 2

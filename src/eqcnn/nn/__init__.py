@@ -5,6 +5,7 @@ from ._conv import Conv2d
 from ._conv_transpose import ConvTranspose2d
 from ._exactness import ExactnessReport, SamplingStep, exact_input_sizes
 from ._export import export
+from ._fourier import FourierELU, FourierPointwise, NormPool
 from ._misc import FieldDropout, Identity, Linear, Upsample
 from ._module import EquivariantModule
 from ._nonlinear import (
@@ -36,6 +37,8 @@ __all__ = [
     "EquivariantModule",
     "ExactnessReport",
     "FieldDropout",
+    "FourierELU",
+    "FourierPointwise",
     "GatedNonlinearity",
     "GroupNorm",
     "GroupPool",
@@ -44,6 +47,7 @@ __all__ = [
     "Linear",
     "MaxPool2d",
     "NormNonlinearity",
+    "NormPool",
     "PointwiseNonlinearity",
     "ReLU",
     "ResidualBlock",

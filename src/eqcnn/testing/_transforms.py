@@ -137,6 +137,10 @@ class Rotation:
 
     def element_of(self, group: PointGroup) -> GroupElement | None:
         """The same transformation as an element of ``group``, or ``None`` if it is not in it."""
+        if group.is_continuous:
+            if self.reflection and not group.has_reflections:
+                return None
+            return group.element_at(self.degrees, self.reflection)  # type: ignore[attr-defined]
         if self.reflection and not group.has_reflections:
             return None
         steps = (self.degrees % 360.0) * group.N / 360.0
