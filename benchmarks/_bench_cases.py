@@ -18,7 +18,13 @@ GROUPS = {
     "C16": lambda: eqcnn.Cyclic(16),
     "D4": lambda: eqcnn.Dihedral(4),
     "D8": lambda: eqcnn.Dihedral(8),
+    "SO2": lambda: eqcnn.SO2(3),  # band-limited fields (irreps 0..3, 7 channels) in place of regular ones
 }
+
+
+def hidden(G: eqcnn.PointGroup, n: int) -> eqcnn.FieldType:
+    """``n`` regular fields, or band-limited regular-like ones (``bl_regular``) for SO(2)."""
+    return G.bl_regular(n) if G.is_continuous else G.regular(n)
 
 
 @dataclass(frozen=True)
@@ -41,7 +47,7 @@ class Case:
 
 
 def _cases(group: str) -> list[Case]:
-    order = GROUPS[group]().order
+    order = hidden(GROUPS[group](), 1).size
     normal = max(1, 128 // order)  # 128 channels whatever the group: the same dense cost for every group
     return [
         Case(f"{group} tiny 2->2 fields k5 16px b4", group, "group", 2, 2, 5, 16, 4),
@@ -69,8 +75,8 @@ def cases_for(mode: str, only: list[str] | None, device: str = "cpu") -> list[Ca
 
 def _types(case: Case):
     G = GROUPS[case.group]()
-    tin = G.trivial(case.fields_in) if case.kind == "lift" else G.regular(case.fields_in)
-    return tin, G.regular(case.fields_out)
+    tin = G.trivial(case.fields_in) if case.kind == "lift" else hidden(G, case.fields_in)
+    return tin, hidden(G, case.fields_out)
 
 
 def _escnn():
@@ -133,15 +139,20 @@ def build_candidates(case: Case, device: str) -> dict[str, dict[str, Any]]:
 
 
 def model_builders(group: str, fields: int, library: str):
-    """A function building lifting conv + 3 group convs (k=5) with ReLUs, in eqcnn or escnn."""
+    """A function building lifting conv + 3 group convs (k=5) with ReLUs (SO(2): Fourier ELUs on 16
+    samples), in eqcnn or escnn."""
     G = GROUPS[group]()
-    tin, th = G.trivial(3), G.regular(fields)
+    tin, th = G.trivial(3), hidden(G, fields)
+
+    def act(t):
+        return enn.FourierELU(t, N=16) if G.is_continuous else enn.ReLU(t)
+
     if library == "eqcnn":
 
         def build() -> torch.nn.Module:
-            layers: list[torch.nn.Module] = [enn.Conv2d(tin, th, 5, padding=2), enn.ReLU(th)]
+            layers: list[torch.nn.Module] = [enn.Conv2d(tin, th, 5, padding=2), act(th)]
             for _ in range(3):
-                layers += [enn.Conv2d(th, th, 5, padding=2), enn.ReLU(th)]
+                layers += [enn.Conv2d(th, th, 5, padding=2), act(th)]
             return enn.Sequential(*layers)
 
         return build
@@ -150,9 +161,21 @@ def model_builders(group: str, fields: int, library: str):
 
     def build_escnn() -> torch.nn.Module:
         ein, eh = ie.to_escnn_type(tin), ie.to_escnn_type(th)
-        layers = [esnn.R2Conv(ein, eh, 5, padding=2), esnn.ReLU(eh)]
+        if G.is_continuous:
+            gs = ein.gspace
+            nl = esnn.FourierELU(gs, fields, irreps=gs.fibergroup.bl_irreps(G.max_frequency), N=16)
+            eh = nl.in_type
+
+            def eact(t):
+                return esnn.FourierELU(gs, fields, irreps=gs.fibergroup.bl_irreps(G.max_frequency), N=16)
+        else:
+
+            def eact(t):
+                return esnn.ReLU(t)
+
+        layers = [esnn.R2Conv(ein, eh, 5, padding=2), eact(eh)]
         for _ in range(3):
-            layers += [esnn.R2Conv(eh, eh, 5, padding=2), esnn.ReLU(eh)]
+            layers += [esnn.R2Conv(eh, eh, 5, padding=2), eact(eh)]
         return esnn.SequentialModule(*layers)
 
     return build_escnn

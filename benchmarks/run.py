@@ -329,6 +329,12 @@ def main(argv: list[str] | None = None) -> None:
         help="fresh-interpreter rounds of the model build (default 1 quick, 9 full; 0 skips it)",
     )
     ap.add_argument(
+        "--build-groups",
+        nargs="*",
+        default=None,
+        help="the groups of the model build (default: C8 quick; C4 C8 D4 SO2 full)",
+    )
+    ap.add_argument(
         "--import-rounds",
         type=int,
         default=None,
@@ -363,7 +369,9 @@ def main(argv: list[str] | None = None) -> None:
     # a fresh interpreter's build time swings by 30% or more on a shared machine: 9 rounds in a full run
     build_rounds = (1 if args.quick else 9) if args.build_rounds is None else args.build_rounds
     if build_rounds > 0:
-        report["model_build"] = model_build_times(["C8"] if args.quick else ["C4", "C8", "D4"], 16, build_rounds)
+        report["model_build"] = model_build_times(
+            args.build_groups or (["C8"] if args.quick else ["C4", "C8", "D4", "SO2"]), 16, build_rounds
+        )
     report["import"] = import_times(args.import_rounds or (2 if args.quick else 7))
     report["machine"]["loadavg_end"] = os.getloadavg()
 

@@ -182,3 +182,11 @@ def test_norm_pool_is_invariant_and_typed():
     g = SO2(2).rotation_by(33)
     moved = torch.as_tensor(t.fibre_matrix(g)) @ x[0, :, :, 0]
     assert torch.allclose(pool(moved[None, :, :, None]), pool(x), atol=1e-12)
+
+
+@pytest.mark.parametrize("layer", [enn.Conv2d, enn.ConvTranspose2d])
+def test_a_kernel_too_small_for_the_frequency_names_the_size_that_holds_it(layer):
+    with pytest.raises(
+        ValueError, match=r"too low angular frequencies .* the smallest kernel_size that holds one is 7"
+    ):
+        layer(SO2(3).trivial(1), SO2(3).irreps_field(3), 3)

@@ -114,3 +114,61 @@ class _PlainNet(torch.nn.Module):
 def plain_net(seed: int) -> torch.nn.Module:
     torch.manual_seed(seed)
     return _PlainNet().eval()
+
+
+# -- the same comparison over SO(2): band-limited fields (irreps 0..3), Fourier ELUs, norm pooling -----------
+SO2_L, SO2_SAMPLES = 3, 16
+
+
+def eqcnn_so2_net(seed: int, basis: str = "auto") -> torch.nn.Module:
+    """7x7 lifting conv to 8 ``bl_regular`` fields of SO2(3), Fourier ELU (16 samples), 5x5 conv 8 -> 8,
+    Fourier ELU, norm pooling (8 invariant channels)."""
+    torch.manual_seed(seed)
+    G = eqcnn.SO2(SO2_L)
+    h = G.bl_regular(8)
+    return enn.Sequential(
+        enn.Conv2d(G.trivial(1), h, 7, padding=3, basis=basis),
+        enn.FourierELU(h, N=SO2_SAMPLES),
+        enn.Conv2d(h, h, 5, padding=2, basis=basis),
+        enn.FourierELU(h, N=SO2_SAMPLES),
+        enn.NormPool(h),
+    ).eval()
+
+
+def escnn_so2_net(seed: int) -> torch.nn.Module:
+    from eqcnn.interop.escnn import EscnnModule  # imports escnn quietly
+
+    torch.manual_seed(seed)
+    import escnn.gspaces as gspaces
+    import escnn.nn as esnn
+
+    gs = gspaces.rot2dOnR2(-1, maximum_frequency=SO2_L)
+    irreps = gs.fibergroup.bl_irreps(SO2_L)
+    act1 = esnn.FourierELU(gs, 8, irreps=irreps, N=SO2_SAMPLES)
+    act2 = esnn.FourierELU(gs, 8, irreps=irreps, N=SO2_SAMPLES)
+    net = esnn.SequentialModule(
+        esnn.R2Conv(esnn.FieldType(gs, [gs.trivial_repr]), act1.in_type, 7, padding=3),
+        act1,
+        esnn.R2Conv(act1.in_type, act2.in_type, 5, padding=2),
+        act2,
+        esnn.NormPool(act2.in_type),
+    )
+    return EscnnModule(net).eval()
+
+
+class _PlainNormNet(torch.nn.Module):
+    """The plain CNN of the SO(2) net's shape: 56 channels, ELUs, the norm of each 7-channel group."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.c1 = torch.nn.Conv2d(1, 56, 7, padding=3)
+        self.c2 = torch.nn.Conv2d(56, 56, 5, padding=2)
+
+    def forward(self, x):
+        y = torch.nn.functional.elu(self.c2(torch.nn.functional.elu(self.c1(x))))
+        return y.unflatten(1, (8, 7)).norm(dim=2)
+
+
+def plain_so2_net(seed: int) -> torch.nn.Module:
+    torch.manual_seed(seed)
+    return _PlainNormNet().eval()

@@ -97,9 +97,9 @@ def test_type_errors():
         ie.to_escnn_type(ie.to_escnn_type(G4.regular(2)))
     with pytest.raises(TypeError, match=r"got eqcnn FieldType \(to_escnn_type converts eqcnn types\)"):
         ie.from_escnn_type(G4.regular(2))
-    so2 = gspaces.rot2dOnR2(-1)
+    o2_tilted = gspaces.flipRot2dOnR2(-1, axis=0.0)  # O(2) with another mirror axis than eqcnn's
     with pytest.raises(ValueError, match="has no eqcnn group"):
-        ie.from_escnn_type(enn.FieldType(so2, [so2.irrep(1)]))
+        ie.from_escnn_type(enn.FieldType(o2_tilted, [o2_tilted.irrep(1, 1)]))
     tilted = gspaces.flipRot2dOnR2(4, axis=0.0)
     with pytest.raises(ValueError, match="has no eqcnn group"):
         ie.from_escnn_type(enn.FieldType(tilted, [tilted.regular_repr]))

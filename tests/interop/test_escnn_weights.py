@@ -253,3 +253,43 @@ def test_the_ordinary_cnn_loads_bit_for_bit():
     mine = qnn.Conv2d(G.trivial(2), G.trivial(3), 3, padding=1)
     report = ie.load_escnn_weights(mine, theirs)
     assert report.max_residual == 0.0 and report.layers[0].eqcnn_name == "(the model)"
+
+
+def _escnn_so2_model(gs, L, fields=3):
+    irreps = gs.fibergroup.bl_irreps(L)
+    act1 = enn.FourierELU(gs, fields, irreps=irreps, N=16)
+    act2 = enn.FourierELU(gs, fields, irreps=irreps, N=16)
+    body = enn.SequentialModule(
+        enn.R2Conv(enn.FieldType(gs, [gs.trivial_repr]), act1.in_type, 7, padding=3),
+        act1,
+        enn.R2Conv(act1.in_type, act2.in_type, 5, padding=2),
+        act2,
+        enn.NormPool(act2.in_type),
+    )
+    return body
+
+
+@pytest.mark.parametrize("continuous", ["SO2", "O2"])
+def test_an_so2_model_with_fourier_nonlinearities_loads_and_computes_the_same(continuous):
+    from escnn import gspaces
+
+    L = 2
+    G = eqcnn.SO2(L) if continuous == "SO2" else eqcnn.O2(L)
+    # (escnn needs irreps up to 2 L on an O(2) gspace to build its bl_regular -> bl_regular filters)
+    gs = (gspaces.rot2dOnR2 if continuous == "SO2" else gspaces.flipRot2dOnR2)(-1, maximum_frequency=2 * L + 2)
+    torch.manual_seed(0)
+    theirs = _escnn_so2_model(gs, L).eval()
+    h = G.bl_regular(3)
+    mine = qnn.Sequential(
+        qnn.Conv2d(G.trivial(1), h, 7, padding=3, basis="escnn"),
+        qnn.FourierELU(h, N=16),
+        qnn.Conv2d(h, h, 5, padding=2, basis="escnn"),
+        qnn.FourierELU(h, N=16),
+        qnn.NormPool(h),
+    ).eval()
+    report = ie.load_escnn_weights(mine, theirs)
+    assert report.max_residual < 1e-5 and report.max_output_error < 1e-5
+    x = torch.randn(2, 1, 21, 21)
+    want = theirs(enn.GeometricTensor(x, theirs.in_type)).tensor
+    got = mine(x)
+    assert ((got - want).norm() / want.norm()).item() < 1e-5

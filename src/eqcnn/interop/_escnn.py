@@ -217,15 +217,19 @@ def is_mappable(escnn_type: Any) -> bool:
     return group is not None and all(_rep_from_escnn(r, group) is not None for r in escnn_type.representations)
 
 
-def from_escnn_type(escnn_type: Any) -> FieldType:
+def from_escnn_type(escnn_type: Any, group: PointGroup | None = None) -> FieldType:
     """The eqcnn ``FieldType`` equal to an escnn one over ``rot2dOnR2(N)``, ``flipRot2dOnR2(N)`` or ``trivialOnR2()``.
 
     Trivial, regular and irreducible fields become eqcnn's own representations
     (matched by their matrices); any other orthogonal escnn representation
     (quotient, restricted...) becomes an eqcnn ``Representation`` named
-    ``escnn:<name>`` with escnn's matrices, which converts back.  Raises
-    ``ValueError`` for gspaces eqcnn has no group for, e.g. SO(2) and O(2)
-    (wrap those with :class:`EscnnFieldType`).
+    ``escnn:<name>`` with escnn's matrices, which converts back.  SO(2) and O(2)
+    types become types of ``SO2(L)`` / ``O2(L)`` with escnn's band limit L (its
+    gspace's ``maximum_frequency``), or of ``group`` when it is given: an eqcnn
+    ``SO2`` / ``O2`` whose band limit holds the type's irreps (an escnn model's
+    gspace often allows higher frequencies than its fields use).  Raises
+    ``ValueError`` for gspaces eqcnn has no group for, e.g. a mirror about another
+    axis (wrap those with :class:`EscnnFieldType`).
 
     Example:
         >>> import eqcnn
@@ -237,7 +241,12 @@ def from_escnn_type(escnn_type: Any) -> FieldType:
     if not isinstance(escnn_type, escnn.nn.FieldType):
         hint = " (to_escnn_type converts eqcnn types)" if isinstance(escnn_type, FieldType) else ""
         raise TypeError(f"`escnn_type` must be an escnn.nn.FieldType, got {_kind(escnn_type)}{hint}")
-    group = _group_of_gspace(escnn_type.gspace)
+    own = _group_of_gspace(escnn_type.gspace)
+    if group is not None and own is not None and group != own:
+        if not (own.is_continuous and group.is_continuous and own.has_reflections == group.has_reflections):
+            raise ValueError(f"`group` (={group!r}) is not the group of the escnn type ({own!r})")
+        own = group  # the same continuous group at another band limit: the irreps are matched below
+    group = own
     if group is None:
         raise ValueError(
             f"escnn gspace {escnn_type.gspace.name} has no eqcnn group: only trivialOnR2(), rot2dOnR2(N) and "

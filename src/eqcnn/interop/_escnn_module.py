@@ -1,9 +1,10 @@
 """EscnnModule: any escnn EquivariantModule as an eqcnn module over plain tensors.
 
-escnn groups that eqcnn has (C_N, D_N) get eqcnn ``FieldType``s; the others
-(SO(2), O(2), or fields eqcnn cannot express) get an :class:`EscnnFieldType`,
-a small adapter with ``size`` and ``transform`` that defers to escnn, and which
-can be restricted to an eqcnn subgroup (``Cyclic(N)``, ``Dihedral(N)``).
+escnn groups that eqcnn has (C_N, D_N, SO(2), O(2)) get eqcnn ``FieldType``s;
+the others (fields eqcnn cannot express, e.g. a mirror about another axis) get
+an :class:`EscnnFieldType`, a small adapter with ``size`` and ``transform`` that
+defers to escnn, and which can be restricted to an eqcnn subgroup
+(``Cyclic(N)``, ``Dihedral(N)``).
 """
 
 from __future__ import annotations
@@ -129,10 +130,12 @@ def _view(escnn_type: Any, group: PointGroup | None) -> FieldType | EscnnFieldTy
     if is_mappable(escnn_type):
         mapped = from_escnn_type(escnn_type)
         if group is not None and group != mapped.group:
-            raise ValueError(
-                f"`group` (={group!r}) is the subgroup through which to see an SO(2)/O(2) module; this module's "
-                f"types are eqcnn types over {mapped.group!r} already (leave `group` out)"
-            )
+            if not mapped.group.is_continuous:
+                raise ValueError(
+                    f"`group` (={group!r}) is the subgroup through which to see an SO(2)/O(2) module; this "
+                    f"module's types are eqcnn types over {mapped.group!r} already (leave `group` out)"
+                )
+            return mapped.restrict(group)  # checks that `group` is a subgroup (the same channels, seen by it)
         return mapped
     adapter = EscnnFieldType(escnn_type)
     return adapter.restrict(group) if group is not None else adapter
@@ -147,10 +150,11 @@ class EscnnModule(EquivariantModule):
     whatever the escnn module guarantees.
 
     ``in_type``/``out_type`` are eqcnn ``FieldType``s when escnn's types map
-    (C_N, D_N with trivial, regular and irreducible fields), else
-    :class:`EscnnFieldType` adapters (SO(2), O(2)...).  Pass ``group`` (e.g.
-    ``eqcnn.Cyclic(8)``) to see an SO(2)/O(2) module through that subgroup
-    instead: its types become eqcnn types of ``group``.
+    (C_N, D_N with trivial, regular and irreducible fields; SO(2), O(2) with
+    irreps and band-limited regular fields), else :class:`EscnnFieldType`
+    adapters.  Pass ``group`` (e.g. ``eqcnn.Cyclic(8)``) to see an SO(2)/O(2)
+    module through that subgroup instead: its types become eqcnn types of
+    ``group`` (:meth:`eqcnn.FieldType.restrict`).
 
     The state_dict holds the escnn module's parameters under ``module.``; the
     filters escnn caches in eval mode are left out, so the keys are the same in

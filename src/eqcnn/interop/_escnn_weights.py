@@ -154,8 +154,9 @@ def _where(q: str, e: str) -> str:
 def _check_types(q: Any, e: Any, where: str) -> None:
     for side in ("in_type", "out_type"):
         theirs = getattr(e, side)
-        try:
-            mapped = from_escnn_type(theirs)
+        target = getattr(q, side).group
+        try:  # an SO(2) / O(2) type is read at the eqcnn layer's band limit (escnn's gspace may allow more)
+            mapped = from_escnn_type(theirs, group=target if target.is_continuous else None)
         except (TypeError, ValueError) as err:
             raise ValueError(f"load_escnn_weights: {where}: escnn's {side} has no eqcnn counterpart ({err})") from None
         if mapped != getattr(q, side):

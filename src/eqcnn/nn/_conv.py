@@ -11,7 +11,7 @@ from torch import nn
 from .._checks import check_choice, check_dtype, pair
 from ..fields import FieldType
 from ..kernels import BASIS_KINDS, BasisKind, default_basis_kind
-from ._fieldutil import check_conv_groups
+from ._fieldutil import check_conv_groups, no_filter_message
 from ._filter_bank import (
     ExpandedFilterModule,
     FilterBank,
@@ -128,10 +128,7 @@ class Conv2d(ExpandedFilterModule):
             raise ValueError(f"`groups` (={groups}) needs basis='pixel' (the ordinary conv), got {self.basis_kind!r}")
         self._bank = FilterBank(in_type, out_type, kernel, self.basis_kind, dtype, device, groups=groups)
         if self._bank.size == 0:
-            raise ValueError(
-                f"no equivariant {kernel[0]}x{kernel[1]} filter maps {in_type!r} to {out_type!r}"
-                + (" (a 1x1 filter must commute with the group action; use kernel_size >= 3)" if kernel[0] == 1 else "")
-            )
+            raise ValueError(no_filter_message(in_type, out_type, kernel, self.basis_kind))
         self.weight = nn.Parameter(torch.empty(self._bank.weight_shape(), device=device, dtype=dtype))
         self._bias_map = InvariantBias(out_type, dtype, device)
         if bias and self._bias_map.size > 0:

@@ -13,7 +13,7 @@ from torch import nn
 from .._checks import check_choice, check_dtype, check_int, pair
 from ..fields import FieldType
 from ..kernels import BASIS_KINDS, BasisKind, default_basis_kind
-from ._fieldutil import check_conv_groups, check_field_type, check_same_group
+from ._fieldutil import check_conv_groups, check_field_type, check_same_group, no_filter_message
 from ._filter_bank import (
     ExpandedFilterModule,
     FilterBank,
@@ -115,7 +115,7 @@ class ConvTranspose2d(ExpandedFilterModule):
         # the weight is the filter bank of a conv from out_type to in_type: (in.size, out.size / groups, kh, kw)
         self._bank = FilterBank(out_type, in_type, kernel, self.basis_kind, dtype, device, groups=groups)
         if self._bank.size == 0:
-            raise ValueError(f"no equivariant {kernel[0]}x{kernel[1]} filter maps {in_type!r} to {out_type!r}")
+            raise ValueError(no_filter_message(in_type, out_type, kernel, self.basis_kind))
         self.weight = nn.Parameter(torch.empty(self._bank.weight_shape(), device=device, dtype=dtype))
         self._bias_map = InvariantBias(out_type, dtype, device)
         if bias and self._bias_map.size > 0:

@@ -7,7 +7,14 @@ from typing import Any
 
 from ..fields import FieldType
 
-__all__ = ["channel_fields", "check_conv_groups", "check_field_type", "check_same_group", "require_permutation"]
+__all__ = [
+    "channel_fields",
+    "check_conv_groups",
+    "check_field_type",
+    "check_same_group",
+    "no_filter_message",
+    "require_permutation",
+]
 
 
 def check_field_type(name: str, value: Any) -> FieldType:
@@ -54,3 +61,22 @@ def channel_fields(t: FieldType) -> list[int]:
     for f, rep in enumerate(t.representations):
         out.extend([f] * rep.size)
     return out
+
+
+def no_filter_message(in_type: FieldType, out_type: FieldType, kernel: tuple[int, int], kind: str) -> str:
+    """Why no equivariant filter maps ``in_type`` to ``out_type``, and the smallest kernel size that has one."""
+    from ..kernels import kernel_basis
+
+    msg = f"no equivariant {kernel[0]}x{kernel[1]} filter maps {in_type!r} to {out_type!r}"
+    if kernel[0] == 1:
+        return msg + " (a 1x1 filter must commute with the group action; use kernel_size >= 3)"
+    if kind == "pixel":
+        return msg
+    pairs = {(a, b) for a in in_type.representations for b in out_type.representations}
+    for k in range(kernel[0] + 2, 16, 2):
+        if any(kernel_basis(a, b, k, kind).dim for a, b in pairs):  # type: ignore[arg-type]
+            return (
+                msg + f": a {kernel[0]}x{kernel[0]} filter's rings hold too low angular frequencies for these "
+                f"fields; the smallest kernel_size that holds one is {k}"
+            )
+    return msg

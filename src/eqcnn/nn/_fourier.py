@@ -47,9 +47,12 @@ def fourier_sampling(rep: Representation, grid: list[GroupElement]) -> tuple[np.
     ``grid`` elements, and the least-squares inverse back to the coefficients.
 
     ``rep`` must be a direct sum of irreps (``rep.components``), each irrep at
-    most as often as its dimension: copy ``c`` of an irrep contributes
-    ``(rho(g) e_c) . x``, so the function is ``f(g) = sum tr(rho(g)^T X)`` and
-    ``f`` moves by left translation when ``x`` moves by ``rho(h)``.
+    most as often as its dimension: copy ``c`` of an irrep of dimension ``d``
+    contributes ``sqrt(d) (rho(g) e_c) . x``, so the function is
+    ``f(g) = sum sqrt(d) tr(rho(g)^T X)`` (the orthonormal Fourier basis) and
+    ``f`` moves by left translation when ``x`` moves by ``rho(h)``.  The
+    weights are scaled to unit norm over the field, escnn's convention (its
+    ``FourierPointwise`` with ``normalize=True``), so trained escnn models load.
     """
     comps = rep.components
     if comps is None:
@@ -68,9 +71,10 @@ def fourier_sampling(rep: Representation, grid: list[GroupElement]) -> tuple[np.
             )
         seen[c] = copy + 1
         e = np.zeros(c.size)
-        e[copy] = 1.0
+        e[copy] = np.sqrt(c.size)
         cols.append(np.stack([c(g) @ e for g in grid]))  # (n, d_c)
-    A = np.concatenate(cols, axis=1)
+    weights = np.sqrt(sum(c.size for c in comps))  # the norm of the weights sqrt(d) e_c, all of them
+    A = np.concatenate(cols, axis=1) / weights
     A[np.abs(A) < 1e-14] = 0.0
     gram = A.T @ A
     if np.linalg.matrix_rank(gram, tol=1e-9 * max(1.0, np.abs(gram).max())) < A.shape[1]:
