@@ -98,6 +98,8 @@ CONTINUOUS = [
     (eqcnn.SO2(3), "irrep1", "irrep3", 7),
     (eqcnn.O2(2), "trivial", "bl_regular", 7),
     (eqcnn.O2(2), "irrep10", "irrep12", 5),
+    (eqcnn.O2(2), "bl_regular", "bl_regular", 5),
+    (eqcnn.O2(2), "irrep11", "bl_regular", 7),
 ]
 
 

@@ -26,7 +26,7 @@ import eqcnn
 from eqcnn import FieldType, PointGroup
 from eqcnn import nn as enn
 
-__all__ = ["LAYER_ZOO", "ODD_SIZES_ONLY", "RANDOM_IN_TRAINING", "mixed", "quotients", "smaller", "vector"]
+__all__ = ["LAYER_ZOO", "ODD_SIZES_ONLY", "RANDOM_IN_TRAINING", "mixed", "quotients", "smaller", "spectral", "vector"]
 
 
 def mixed(G: PointGroup) -> FieldType:
@@ -52,6 +52,11 @@ def quotients(G: PointGroup) -> FieldType:
         return G.quotient(eqcnn.Cyclic(G.N)) + G.quotient(eqcnn.Dihedral(1)) + G.regular(1)
     p = next(d for d in range(2, G.N + 1) if G.N % d == 0)
     return G.quotient(eqcnn.Cyclic(p)) + G.regular(1)
+
+
+def spectral(G: PointGroup) -> FieldType:
+    """A field of every irrep of the group, once (the Fourier coefficients of a function on it)."""
+    return FieldType(G, [eqcnn.groups.direct_sum(G.irreps(), "spectral")])
 
 
 def smaller(G: PointGroup) -> PointGroup:
@@ -97,6 +102,8 @@ LAYER_ZOO: list[tuple[str, Callable[[PointGroup], enn.EquivariantModule]]] = [
     ("MaxPool2d-quotient", lambda G: enn.MaxPool2d(quotients(G), 3, stride=2, padding=1)),
     ("GroupPool-quotient", lambda G: enn.GroupPool(quotients(G) + mixed(G))),
     ("BatchNorm2d-quotient", lambda G: enn.BatchNorm2d(quotients(G) + vector(G))),
+    ("FourierPointwise", lambda G: enn.FourierPointwise(spectral(G) + vector(G), "elu")),
+    ("NormPool", lambda G: enn.NormPool(vector(G) + mixed(G))),
     ("Restrict", lambda G: enn.Restrict(mixed(G) + vector(G) + quotients(G), smaller(G))),
     ("Restrict-rotations", lambda G: enn.Restrict(mixed(G) + vector(G), eqcnn.Cyclic(G.N))),
     (

@@ -185,3 +185,16 @@ def test_rotated_features_needs_no_matplotlib(monkeypatch):
     conv = _lift()
     a, b, _ = plots.rotated_features(conv, conv.out_type, torch.randn(1, 9, 9), 90)
     torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
+
+
+def test_lifting_filters_of_a_continuous_group_are_the_filter_at_the_sampled_angles():
+    S = eqcnn.SO2(3)
+    conv = enn.Conv2d(S.trivial(1), S.bl_regular(2), 7, padding=3)
+    fig = plots.plot_lifting_filters(conv, fields=2)
+    assert len(fig.axes) == 2 * 8 and [ax.get_title() for ax in fig.axes[:3]] == ["0°", "45°", "90°"]
+    # the filter at 90 degrees is the one at 0 degrees turned by a quarter (exact: 90 is a sampled angle)
+    first, quarter = (fig.axes[i].get_images()[0].get_array() for i in (0, 2))
+    assert abs(quarter - torch.rot90(torch.as_tensor(first), 1).numpy()).max() < 1e-5 * abs(first).max()
+    with pytest.raises(ValueError, match=r"`conv\.out_type` must be all bl_regular or all trivial fields"):
+        plots.plot_lifting_filters(enn.Conv2d(S.trivial(1), S.irreps_field(1), 7))
+    plt.close("all")

@@ -1,5 +1,6 @@
 """The hypothesis strategies generate valid combinations only."""
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -55,3 +56,26 @@ def test_config_kwargs_build_a_conv():
     cfg = est.ConvConfig(3, 2, 1, 1, "reflect")
     conv = enn.Conv2d(G.trivial(1), G.regular(1), **cfg.kwargs())
     assert conv.stride == (2, 2) and conv.padding_mode == "reflect"
+
+
+@settings(max_examples=15)
+@given(est.groups(families=("so2", "o2", "dihedral"), max_n=6).flatmap(
+    lambda G: st.tuples(st.just(G), est.field_types(G, kinds=("trivial", "irrep", "quotient", "bl_regular")))
+))  # fmt: skip
+def test_field_types_over_continuous_groups_and_quotients(case):
+    G, t = case
+    assert t.group == G
+    for rep in t.representations:
+        if G.is_continuous:
+            assert rep.is_trivial or rep.components is not None  # irreps and bl_regular: known direct sums
+        else:
+            assert not rep.name.startswith("bl_regular")
+    if G.is_continuous:
+        g = G.rotation_by(37)
+        m = t.fibre_matrix(g)
+        assert np.allclose(m @ m.T, np.eye(t.size), atol=1e-12)
+
+
+def test_representations_refuse_kinds_the_group_lacks():
+    with pytest.raises(ValueError, match=r"none of `kinds` \(regular, quotient\) applies to SO2"):
+        est.representations(eqcnn.SO2(2), kinds=("regular", "quotient"))

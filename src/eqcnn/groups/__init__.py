@@ -2,7 +2,7 @@
 
 from ._continuous import O2, SO2, ContinuousGroup
 from ._group import Cyclic, Dihedral, GroupElement, PointGroup, Trivial
-from ._representation import Representation
+from ._representation import Representation, direct_sum
 from ._subgroup import Decomposition, decompose, quotient_representation, restrict_representation
 
 __all__ = [
@@ -17,6 +17,7 @@ __all__ = [
     "Representation",
     "Trivial",
     "decompose",
+    "direct_sum",
     "quotient_representation",
     "restrict_representation",
 ]

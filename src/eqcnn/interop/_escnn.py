@@ -68,16 +68,20 @@ def gspace_of(group: PointGroup) -> Any:
 
     ``Trivial()`` -> ``trivialOnR2()``, ``Cyclic(N)`` -> ``rot2dOnR2(N)``,
     ``Dihedral(N)`` -> ``flipRot2dOnR2(N)`` (its default mirror axis, which is
-    eqcnn's ``torch.flip(x, dims=[-1])``).
+    eqcnn's ``torch.flip(x, dims=[-1])``), ``SO2(L)`` -> ``rot2dOnR2(-1, 2 L + 2)``
+    and ``O2(L)`` -> ``flipRot2dOnR2(-1, 2 L + 2)`` (escnn needs the irreps up to
+    ``2 L`` to build filters between fields of band limit L).
     """
     if not isinstance(group, PointGroup):
         raise TypeError(f"`group` must be an eqcnn group (Trivial, Cyclic, Dihedral), got {group!r}")
     if group not in _GSPACES:
         gs = escnn.gspaces
-        if group.is_continuous:  # SO2 / O2: escnn's N = -1, at the same band limit
+        if group.is_continuous:  # SO2 / O2: escnn's N = -1
+            # escnn builds filters between band-limited fields from the irreps of their tensor products,
+            # which reach 2 L: its gspace must hold them (else R2Conv raises InsufficientIrrepsException)
             L = group.max_frequency  # type: ignore[attr-defined]
             make = gs.flipRot2dOnR2 if group.has_reflections else gs.rot2dOnR2
-            _GSPACES[group] = make(-1, maximum_frequency=L)
+            _GSPACES[group] = make(-1, maximum_frequency=2 * L + 2)
         elif group.has_reflections:
             _GSPACES[group] = gs.flipRot2dOnR2(group.N)
         elif group.N == 1:

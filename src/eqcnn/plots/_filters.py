@@ -56,10 +56,15 @@ def plot_lifting_filters(conv: Any, fields: int = 6, in_channel: int = 0, title:
             f"{in_type!r} (the channels of a filter between non-scalar fields are not rotated copies of one filter)"
         )
     group = out_type.group
-    regular = [rep == group.regular_representation for rep in out_type.representations]
     trivial = [rep.is_trivial for rep in out_type.representations]
+    if group.is_continuous:  # band-limited fields: the filter sampled at the group's sampled elements
+        regular = [rep == group.bl_regular_representation for rep in out_type.representations]  # type: ignore[attr-defined]
+        kinds = "bl_regular"
+    else:
+        regular = [rep == group.regular_representation for rep in out_type.representations]
+        kinds = "regular"
     if not (all(regular) or all(trivial)):
-        raise ValueError(f"`conv.out_type` must be all regular or all trivial fields, got {out_type!r}")
+        raise ValueError(f"`conv.out_type` must be all {kinds} or all trivial fields, got {out_type!r}")
     size = 1 if all(trivial) else group.order
     check_int("fields", fields, minimum=1)
     check_int("in_channel", in_channel, minimum=0)
@@ -68,6 +73,14 @@ def plot_lifting_filters(conv: Any, fields: int = 6, in_channel: int = 0, title:
     if in_channel >= filt.shape[1]:  # in_type.size, or in_type.size / groups for a grouped conv
         raise ValueError(f"`in_channel` must be in [0, {filt.shape[1]}), got {in_channel}")
     filt = filt.detach().float().cpu()[:, in_channel]
+    if group.is_continuous and not all(trivial):
+        from ..nn._fourier import fourier_sampling
+
+        # a bl_regular field's channels are Fourier coefficients: the filter at element g is their synthesis
+        A, _ = fourier_sampling(out_type.representations[0], list(group.elements))
+        d = out_type.representations[0].size
+        filt = torch.einsum("nd,fdhw->fnhw", torch.as_tensor(A, dtype=filt.dtype), filt.unflatten(0, (-1, d)))
+        filt = filt.flatten(0, 1)
     rows = min(fields, len(out_type))
     fig = new_figure(figsize=(1.1 * size + 0.6, 1.1 * rows + 0.6), layout="constrained")
     labels = [_element_label(g) for g in group.elements] if size == group.order else [""] * size

@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 
 from .._checks import check_choice, check_int, check_ints
 from ..fields import FieldType
-from ..groups import Cyclic, Dihedral, PointGroup, Trivial
+from ..groups import O2, SO2, Cyclic, Dihedral, PointGroup, Trivial
 
 __all__ = [
     "ConvCase",
@@ -64,7 +64,8 @@ def _check_group(group: Any) -> PointGroup:
     return group
 
 
-_KINDS = ("trivial", "regular", "irrep")
+_KINDS = ("trivial", "regular", "irrep", "quotient", "bl_regular")
+_FAMILIES = ("trivial", "cyclic", "dihedral", "so2", "o2")
 
 
 def groups(
@@ -72,13 +73,17 @@ def groups(
     min_n: int = 1,
     max_n: int = 8,
     grid_symmetric: bool = False,
+    max_frequency: int = 3,
 ) -> st.SearchStrategy[PointGroup]:
-    """Trivial(), Cyclic(N) and Dihedral(N) for ``min_n <= N <= max_n``.
+    """Trivial(), Cyclic(N) and Dihedral(N) for ``min_n <= N <= max_n``; ``"so2"`` and ``"o2"`` add
+    ``SO2(L)`` and ``O2(L)`` for ``1 <= L <= max_frequency``.
 
     ``grid_symmetric=True`` keeps the groups whose every element maps the
-    pixel grid onto itself (N in 1, 2, 4), where every element is exact.
+    pixel grid onto itself (N in 1, 2, 4), where every element is exact (no
+    continuous group).
     """
-    families = _names("families", families, ("trivial", "cyclic", "dihedral"))
+    families = _names("families", families, _FAMILIES)
+    check_int("max_frequency", max_frequency, minimum=1)
     min_n, max_n = check_int("min_n", min_n, minimum=1), check_int("max_n", max_n, minimum=1)
     if min_n > max_n:
         raise ValueError(f"`min_n` (={min_n}) must be at most `max_n` (={max_n})")
@@ -90,24 +95,40 @@ def groups(
         options.append(st.sampled_from([Cyclic(n) for n in ns if n > 1]) if any(n > 1 for n in ns) else st.nothing())
     if "dihedral" in families and ns:
         options.append(st.sampled_from([Dihedral(n) for n in ns]))
+    for name, make in (("so2", SO2), ("o2", O2)):
+        if name in families and not grid_symmetric:
+            options.append(st.sampled_from([make(L) for L in range(1, max_frequency + 1)]))
     if not options:
-        raise ValueError(f"`families` must name at least one of 'trivial', 'cyclic', 'dihedral', got {families!r}")
+        raise ValueError(f"`families` must name at least one of {', '.join(map(repr, _FAMILIES))}, got {families!r}")
     return st.one_of(*options)
 
 
 def representations(
     group: PointGroup, kinds: Sequence[str] = ("trivial", "regular", "irrep")
 ) -> st.SearchStrategy[Any]:
-    """A representation of ``group``: trivial, regular or one of its irreps."""
+    """A representation of ``group``: trivial, regular, one of its irreps, a quotient (``G / H`` for a
+    proper subgroup ``H``) or the band-limited regular-like one of a continuous group.
+
+    A kind the group does not have is skipped (no regular or quotient representation for SO2 / O2,
+    no ``bl_regular`` for a finite group); at least one of ``kinds`` must apply.
+    """
+    from ..groups._subgroup import _proper_subgroups
+
     _check_group(group)
     kinds = _names("kinds", kinds, _KINDS)
     reps = []
     if "trivial" in kinds:
         reps.append(group.trivial_representation)
-    if "regular" in kinds:
+    if "regular" in kinds and not group.is_continuous:
         reps.append(group.regular_representation)
     if "irrep" in kinds:
         reps += group.irreps()
+    if "quotient" in kinds and not group.is_continuous:
+        reps += [group.quotient_representation(h) for h in _proper_subgroups(group)]
+    if "bl_regular" in kinds and group.is_continuous:
+        reps.append(group.bl_regular_representation)  # type: ignore[attr-defined]
+    if not reps:
+        raise ValueError(f"none of `kinds` ({', '.join(kinds)}) applies to {group!r}")
     return st.sampled_from(reps)
 
 
