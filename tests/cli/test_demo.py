@@ -60,7 +60,21 @@ def test_progress_bar_prints_one_line_off_a_terminal():
     bar.close("done")
     lines = out.getvalue().splitlines()
     assert len(lines) == 1
-    assert lines[0].startswith("work [########] 4/4 done")
+    assert lines[0].startswith("work 4/4 done")
+
+
+def test_progress_bar_is_tqdms_on_a_terminal():
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    out = Terminal()
+    bar = ProgressBar("work", 4, out)
+    for _ in range(4):
+        bar.update(1, "loss 0.1")
+    bar.close("done")
+    text = out.getvalue()
+    assert "work: 100%" in text and "4/4" in text and "done" in text
 
 
 def test_table_lists_every_model_and_protocol():

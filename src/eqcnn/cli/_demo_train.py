@@ -1,4 +1,4 @@
-"""Training and evaluation loops of the demo, with a small text progress bar on stderr."""
+"""Training and evaluation loops of the demo, with tqdm progress bars on stderr."""
 
 from __future__ import annotations
 
@@ -14,38 +14,42 @@ __all__ = ["ProgressBar", "accuracy", "predict", "train_classifier"]
 
 
 class ProgressBar:
-    """A one-line text progress bar: ``label [#####.....] 12/40 loss 0.53 3.1s``.
-
-    On a terminal it redraws in place (at most ten times a second); otherwise
-    (a log file, CI) it prints one line when it finishes, so logs stay short.
-    """
+    """A progress bar for ``total`` steps: tqdm's (bar, rate, ETA, a note such as the loss) on a terminal;
+    otherwise (a log file, CI) one line when it finishes, ``label total/total note 3.1s``, so logs stay short.
+    The same bars as ``eqcnn train``."""
 
     def __init__(self, label: str, total: int, stream: TextIO | None = None, width: int = 24) -> None:
         self.label = label
         self.total = max(int(total), 1)
         self.stream = stream if stream is not None else sys.stderr
-        self.width = width
         self.count = 0
         self.start = time.perf_counter()
-        self._last_draw = 0.0
         self._live = bool(getattr(self.stream, "isatty", lambda: False)())
+        self._bar = None
+        if self._live:
+            from tqdm.auto import tqdm
+
+            self._bar = tqdm(total=self.total, desc=label, file=self.stream, ncols=width + 60, leave=True)
 
     def line(self, note: str = "") -> str:
-        filled = round(self.width * self.count / self.total)
-        bar = "#" * filled + "." * (self.width - filled)
         elapsed = time.perf_counter() - self.start
-        return f"{self.label} [{bar}] {self.count}/{self.total} {note} {elapsed:.1f}s".replace("  ", " ")
+        return f"{self.label} {self.count}/{self.total} {note} {elapsed:.1f}s".replace("  ", " ")
 
     def update(self, n: int = 1, note: str = "") -> None:
-        self.count = min(self.count + n, self.total)
-        now = time.perf_counter()
-        if self._live and (now - self._last_draw > 0.1 or self.count == self.total):
-            self.stream.write("\r" + self.line(note) + "\033[K")
-            self.stream.flush()
-            self._last_draw = now
+        step = min(self.count + n, self.total) - self.count
+        self.count += step
+        if self._bar is not None:
+            self._bar.update(step)
+            if note:
+                self._bar.set_postfix_str(note, refresh=False)
 
     def close(self, note: str = "") -> None:
-        self.stream.write(("\r" if self._live else "") + self.line(note) + ("\033[K\n" if self._live else "\n"))
+        if self._bar is not None:
+            if note:
+                self._bar.set_postfix_str(note)
+            self._bar.close()
+            return
+        self.stream.write(self.line(note) + "\n")
         self.stream.flush()
 
 

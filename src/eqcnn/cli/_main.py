@@ -25,6 +25,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "check": ("eqcnn.cli._check", "build a model from MODULE:CALLABLE and print its equivariance report"),
     "quickstart": ("eqcnn.cli._quickstart", "build one small model for Trivial, C4 and C8; print equivariance errors"),
     "demo": ("eqcnn.cli._demo", "train a plain CNN and an equivariant CNN on rotated digits; print a table, plots"),
+    "train": ("eqcnn.cli._train", "train a named model (cnn, c8, c16, d16-c16, so2) on MNIST-rot; checkpoints, resume"),
     "bench": ("eqcnn.cli._bench", "time eqcnn layers against plain PyTorch (and escnn); runs benchmarks/run.py"),
 }
 

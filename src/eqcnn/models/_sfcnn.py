@@ -17,8 +17,10 @@ from ..nn import (
     BlurPool2d,
     Conv2d,
     EquivariantModule,
+    FourierELU,
     GroupPool,
     MaxPool2d,
+    NormPool,
     Restrict,
     Sequential,
     export,
@@ -46,7 +48,10 @@ class SFCNN(EquivariantModule):
     approximately invariant to other rotations.
 
     Args:
-        group: ``Trivial()``, ``Cyclic(N)`` or ``Dihedral(N)``.
+        group: ``Trivial()``, ``Cyclic(N)``, ``Dihedral(N)``, or ``SO2(L)`` / ``O2(L)``: then the
+            fields are band-limited (``G.bl_regular``), the nonlinearities Fourier ELUs on
+            ``4 (L + 1)`` samples and the invariant pooling the fields' norms (``NormPool``);
+            the poolings are ``pool="blur"`` only.
         in_channels: channels of the input image (scalar fields).
         num_classes: outputs of the head.
         width: multiplier on the widths (a positive number).
@@ -100,6 +105,11 @@ class SFCNN(EquivariantModule):
         check_int("num_classes", num_classes, minimum=1)
         check_int("head_width", head_width, minimum=1)
         check_choice("pool", pool, ("blur", "max"))
+        if group.is_continuous and pool != "blur":
+            raise ValueError(
+                f"`pool` must be 'blur' for {group!r}: max pooling takes permutation fields, and band-limited "
+                f"fields are not; got {pool!r}"
+            )
         check_positive("width", width)
         check_choice("match", match, ("fields", "channels", "params"))
         widths, kernel_sizes = (
@@ -117,8 +127,10 @@ class SFCNN(EquivariantModule):
         t = self.in_type
         g = group
         for i, (c, k) in enumerate(zip(widths, kernel_sizes)):
-            out = g.regular(num_fields(c, g, match, width, kernel_size=k))
-            layers += [Conv2d(t, out, k, padding=k // 2, bias=False), BatchNorm2d(out), ELU(out, inplace=True)]
+            n = num_fields(c, g, match, width, kernel_size=k)
+            out = g.bl_regular(n) if g.is_continuous else g.regular(n)  # type: ignore[attr-defined]
+            act = FourierELU(out) if g.is_continuous else ELU(out, inplace=True)
+            layers += [Conv2d(t, out, k, padding=k // 2, bias=False), BatchNorm2d(out), act]
             t = out
             if i in (1, 3):
                 layers.append(BlurPool2d(t, stride=2) if pool == "blur" else MaxPool2d(t, 3, stride=2, padding=1))
@@ -127,7 +139,7 @@ class SFCNN(EquivariantModule):
                 restriction = Restrict(t, g)
                 layers.append(restriction)
                 t = restriction.out_type
-        layers += [GroupPool(t), AdaptiveAvgPool2d(g.trivial(len(t)), 1)]
+        layers += [NormPool(t) if g.is_continuous else GroupPool(t), AdaptiveAvgPool2d(g.trivial(len(t)), 1)]
         self.features = Sequential(*layers)
         n = len(t)
         self.head = nn.Sequential(

@@ -23,6 +23,8 @@ def num_fields(
 ) -> int:
     """Regular fields for a layer whose ordinary (``Trivial()``) version has ``channels`` channels.
 
+    (For ``SO2`` / ``O2``: ``bl_regular`` fields, and ``order`` below is their size.)
+
     - ``"fields"``: as many regular fields as the ordinary network has
       channels (``order`` times the channels): the layout of the e2cnn/escnn
       papers;
@@ -72,9 +74,10 @@ def num_fields(
     check_positive("width", width)
     if kernel_size is not None:
         check_int("kernel_size", kernel_size, minimum=1)
-    if match == "params" and kernel_size is not None and group.order > 1:
-        reg = group.regular_representation
+    # SO2 / O2: their fields are band-limited (bl_regular), of that size, not regular
+    reg = group.bl_regular_representation if group.is_continuous else group.regular_representation  # type: ignore[attr-defined]
+    if match == "params" and kernel_size is not None and reg.size > 1:
         scale = math.sqrt(kernel_basis(reg, reg, kernel_size).dim / kernel_size**2)
     else:
-        scale = {"fields": 1.0, "channels": float(group.order), "params": math.sqrt(group.order)}[match]
+        scale = {"fields": 1.0, "channels": float(reg.size), "params": math.sqrt(reg.size)}[match]
     return max(1, round(width * channels / scale))
