@@ -92,7 +92,7 @@ def main() -> None:
         "|---|---|---|---|---|---|",
     ]
     for r in rows:
-        err = f"{r['test_error_mean']:.2f} +- {r['test_error_std']:.2f}"
+        err = f"{r['test_error_mean']:.2f}" + (f" +- {r['test_error_std']:.2f}" if len(r["errors"]) > 1 else "")
         worst = f"{100 * r['worst_angle_accuracy']:.2f}%"
         lines.append(
             f"| {r['model']} | {r['parameters']:,} | {err} | {len(r['errors'])} | "

@@ -14,7 +14,7 @@ def test_a_tiny_run_prints_its_summary(tmp_path, capsys):
     assert main(["train", "cnn", *TINY, "--out", str(tmp_path)]) == 0
     summary = json.loads(capsys.readouterr().out)
     assert summary["model"] == "cnn" and set(summary["accuracy_by_angle"]) == {"0", "180"}
-    # resuming a finished run evaluates it again, and refuses another model naming both
+    # resuming a finished run returns its measurements, and refuses another model naming both
     assert main(["train", "cnn", *TINY, "--out", str(tmp_path), "--resume"]) == 0
     capsys.readouterr()
     assert main(["train", "c8", *TINY, "--out", str(tmp_path), "--resume"]) == 2

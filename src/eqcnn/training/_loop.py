@@ -171,6 +171,7 @@ def train(
             the middle of an epoch resumes at that epoch's start and ends with the weights, metrics and
             predictions of an uninterrupted run of the same seed (on the CPU). The checkpoint must be of the
             same model and protocol (:meth:`TrainConfig.protocol`); otherwise :class:`CheckpointError`.
+            Resuming a finished run returns its saved measurements (``metrics.json``) without evaluating again.
         progress: show progress (tqdm bars on a terminal, one line per epoch otherwise).
         stream: where progress goes (default ``sys.stderr``).
         data: the splits, instead of loading ``config.data`` (tests, custom data).
@@ -211,6 +212,16 @@ def train(
         start_epoch = int(state["epoch"])
     elif resume:
         print(f"no checkpoint in {out}: starting a fresh run", file=stream)
+
+    done = out / "metrics.json"
+    if start_epoch == config.epochs and done.is_file():  # a finished run: its measurements, not a second evaluation
+        saved = json.loads(done.read_text())
+        if saved.get("config", {}) == config.to_dict() or _same_but_device(saved.get("config", {}), config):
+            result = TrainResult(config.to_dict(), params, history, device=str(device), out_dir=str(out))
+            result.test_accuracy = float(saved["test_accuracy"])
+            result.angle_accuracy = dict(saved["angle_accuracy"])
+            result.seconds_per_epoch = float(saved["seconds_per_epoch"])
+            return result
 
     use_amp = config.amp and device.type == "cuda"
     bar = _Progress(progress, config.epochs, start_epoch, stream)
@@ -303,6 +314,11 @@ def train(
     (out / "metrics.json").write_text(json.dumps(result.to_dict(), indent=1) + "\n")
     _plot_curves(out, history, config)
     return result
+
+
+def _same_but_device(saved: dict[str, Any], config: TrainConfig) -> bool:
+    mine = config.to_dict()
+    return {k: v for k, v in saved.items() if k != "device"} == {k: v for k, v in mine.items() if k != "device"}
 
 
 def _angle_accuracy(model, x, y, config: TrainConfig, device) -> dict[str, float]:
