@@ -190,3 +190,13 @@ def test_a_kernel_too_small_for_the_frequency_names_the_size_that_holds_it(layer
         ValueError, match=r"too low angular frequencies .* the smallest kernel_size that holds one is 7"
     ):
         layer(SO2(3).trivial(1), SO2(3).irreps_field(3), 3)
+
+
+def test_no_frequency_passes_the_constraint_by_a_near_resonance():
+    # one radian alone: 710 radians is 6e-5 from a multiple of 2 pi, so a frequency-710 mismatch would pass
+    # the null-space test; the second generator (sqrt(2) radians) rules it out
+    G = SO2(1)
+    gens = [g for g in G.generators if not g.reflection]
+    j = np.arange(1, 10_001)
+    worst = np.min(np.max([np.abs(2 * np.sin(j * g.angle / 2)) ** 2 for g in gens], axis=0))
+    assert worst > 1e-3

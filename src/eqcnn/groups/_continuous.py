@@ -73,9 +73,16 @@ class ContinuousGroup(PointGroup):
 
     @property
     def generators(self) -> tuple[GroupElement, ...]:
-        """A rotation by one radian (its powers are dense in the circle: the constraint holds at every angle),
-        and the mirror for O(2)."""
-        gens = [GroupElement(self, self.N / (2 * math.pi), False)]  # type: ignore[arg-type]
+        """Rotations by one and by sqrt(2) radians (the powers of each are dense in the circle, so the
+        constraint holds at every angle), and the mirror for O(2).
+
+        One generator alone would do in exact arithmetic; in floating point a frequency ``j`` with ``j``
+        radians within 1e-4 of a multiple of 2 pi (``j = 710``) would pass its null-space test. The
+        two angles are never that close to multiples of 2 pi at the same ``j`` below 10^4."""
+        gens = [
+            GroupElement(self, self.N / (2 * math.pi), False),  # type: ignore[arg-type]
+            GroupElement(self, math.sqrt(2) * self.N / (2 * math.pi), False),  # type: ignore[arg-type]
+        ]
         if self.has_reflections:
             gens.append(GroupElement(self, 0, True))
         return tuple(gens)
