@@ -1,5 +1,6 @@
 """SO(2) and O(2): elements at any angle, band-limited representations, kernels, layers and the harness."""
 
+import math
 import pickle
 
 import numpy as np
@@ -200,3 +201,34 @@ def test_no_frequency_passes_the_constraint_by_a_near_resonance():
     j = np.arange(1, 10_001)
     worst = np.min(np.max([np.abs(2 * np.sin(j * g.angle / 2)) ** 2 for g in gens], axis=0))
     assert worst > 1e-3
+
+
+def test_the_same_angle_reached_two_ways_is_one_element():
+    G = SO2(3)
+    x = G.rotation_by(10)
+    assert G.rotation_by(30) == G.rotation_by(390) == x @ x @ x
+    assert hash(G.rotation_by(30)) == hash(x @ x @ x) and x.inverse().inverse() == x
+    assert len({G.rotation_by(30), G.rotation_by(390), x @ x @ x}) == 1
+    from eqcnn.groups import GroupElement
+
+    assert GroupElement(G, 2.0) == G.element(2) and GroupElement(G, 2.0).on_sample
+
+
+def test_continuous_groups_are_refused_where_they_do_not_fit():
+    from eqcnn.groups import quotient_representation
+    from eqcnn.groups._subgroup import embedding
+    from eqcnn.models import ResNet
+
+    with pytest.raises(ValueError, match=r"quotient representations of SO2"):
+        quotient_representation(SO2(3), Cyclic(3))
+    with pytest.raises(ValueError, match=r"not of its sampled elements \(N=8\)"):
+        embedding(SO2(3), Cyclic(3))
+    assert SO2(3).embed(Cyclic(3).element(1)).angle == pytest.approx(2 * math.pi / 3)
+    with pytest.raises(ValueError, match=r"ResNet builds regular fields, which a continuous group has not"):
+        ResNet(SO2(2))
+    with pytest.raises(ValueError, match=r"NormPool\(SO2\(max_frequency=3\)\.bl_regular\(n\)\)"):
+        enn.GroupPool(SO2(3).trivial(2))
+    with pytest.raises(ValueError, match=r"FourierPointwise / FourierELU for band-limited"):
+        enn.ELU(SO2(3).bl_regular(1))
+    with pytest.raises(ValueError, match=r"has every rotation: use basis='harmonic'"):
+        enn.Conv2d(SO2(3).trivial(1), SO2(3).bl_regular(1), 3, basis="pixel")

@@ -97,7 +97,7 @@ def test_sfcnn_d16_c16_is_one_call():
     [
         ([5], TypeError, r"`restrict` must be a mapping \{block: subgroup\}"),
         ({6: Cyclic(4)}, ValueError, r"a block of `restrict` must be 1 to 5"),
-        ({0: Cyclic(4)}, ValueError, r"a block of `restrict`"),
+        ({0: Cyclic(4)}, ValueError, r"`restrict's block` must be >= 1, got 0"),
         ({2: Cyclic(8)}, ValueError, r"`restrict\[2\]` \(=Cyclic\(8\)\) is not a subgroup of Dihedral\(4\)"),
         (
             {2: Cyclic(4), 4: Dihedral(2)},

@@ -122,7 +122,7 @@ class FieldType:
         for rep, n in self.runs():
             if rep.name in ("trivial", "regular"):
                 parts.append(f"{self.group!r}.{rep.name}({n})")
-            elif rep.name.startswith("bl_regular("):
+            elif rep.name == "bl_regular":
                 parts.append(f"{self.group!r}.bl_regular({n})")
             elif rep.name.startswith("quotient("):
                 sub = rep.name[len("quotient(") : -1]

@@ -89,10 +89,8 @@ class ContinuousGroup(PointGroup):
 
     def rotation_by(self, degrees: float) -> GroupElement:
         """The rotation by ``degrees`` counter-clockwise: any angle."""
-        steps = (check_number("degrees", degrees) * self.N / 360.0) % self.N
-        if abs(steps - round(steps)) < 1e-9:
-            return self.element(round(steps) % self.N)
-        return GroupElement(self, steps, False)  # type: ignore[arg-type]
+        steps = self._wrap(check_number("degrees", degrees) * self.N / 360.0)
+        return GroupElement(self, steps, False)
 
     def element_at(self, degrees: float, reflection: bool = False) -> GroupElement:
         """The element turning by ``degrees`` after the mirror (when ``reflection``)."""
@@ -144,7 +142,7 @@ class ContinuousGroup(PointGroup):
         from ._representation import direct_sum
 
         parts = [p for p in self.irreps() for _ in range(p.size if self.has_reflections else 1)]
-        return direct_sum(parts, name=f"bl_regular({self.max_frequency})")
+        return direct_sum(parts, name="bl_regular")
 
     def bl_regular(self, multiplicity: int = 1) -> FieldType:
         """``multiplicity`` band-limited regular-like fields (see :attr:`bl_regular_representation`)."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import numbers
 from dataclasses import dataclass
+from fractions import Fraction
 from functools import cached_property
 from typing import TYPE_CHECKING
 
@@ -37,7 +38,7 @@ class GroupElement:
     """
 
     group: PointGroup
-    rotation: int  # (a float off the sample of a continuous group's elements: SO2, O2)
+    rotation: int  # (an exact Fraction off the sample of a continuous group's elements: SO2, O2)
     reflection: bool = False
 
     def __post_init__(self) -> None:
@@ -47,13 +48,17 @@ class GroupElement:
             raise TypeError(f"`group` must be an eqcnn group (Trivial, Cyclic, Dihedral), got {self.group!r}")
         r = self.rotation
         if self.group.is_continuous:  # any angle: a real rotation in [0, N)
-            if isinstance(r, bool) or not isinstance(r, numbers.Real) or not 0 <= r < self.group.N:
+            if isinstance(r, bool) or not isinstance(r, numbers.Real):
+                raise TypeError(f"`rotation` must be a real number, got {type(r).__name__} ({r!r})")
+            if not 0 <= r < self.group.N:
                 raise ValueError(
                     f"`rotation` must be a real number in [0, {self.group.N}) for {self.group!r}, got {r!r} "
                     "(group.rotation_by(degrees) takes any angle)"
                 )
             if self.reflection and not self.group.has_reflections:
                 raise ValueError(f"`reflection` (=True) needs a group with reflections; {self.group!r} has none")
+            # one stored value per element, so equal elements compare and hash equal (30 and 390 degrees)
+            object.__setattr__(self, "rotation", self.group._wrap(r))
             return
         if isinstance(r, bool) or not isinstance(r, numbers.Integral):
             raise TypeError(f"`rotation` must be an int, got {type(r).__name__} ({r!r})")
@@ -73,7 +78,7 @@ class GroupElement:
     @property
     def index(self) -> int:
         """Position of the element in ``group.elements`` (and in a regular field)."""
-        if not isinstance(self.rotation, numbers.Integral):
+        if not isinstance(self.rotation, numbers.Integral):  # (a Fraction: off the sample)
             raise ValueError(f"{self!r} is not one of the sampled `elements` of {self.group!r}, so it has no index")
         return self.rotation + self.group.N * int(self.reflection)
 
@@ -111,7 +116,7 @@ class GroupElement:
         return rot
 
     def __repr__(self) -> str:
-        deg = self.rotation * 360 / self.group.N
+        deg = float(self.rotation * 360 / self.group.N)
         deg_s = f"{round(deg, 9):g}"
         return f"{self.group!r}[rot {deg_s} deg{', flip' if self.reflection else ''}]"
 
@@ -209,11 +214,13 @@ class PointGroup:
         return GroupElement(self, self._wrap(-a.rotation), False)
 
     def _wrap(self, rotation):
-        """``rotation`` modulo ``N``; on a continuous group a float within 1e-9 of the sample snaps onto it."""
+        """``rotation`` modulo ``N``: an int, or for a continuous group's off-sample element a ``Fraction``."""
         if isinstance(rotation, numbers.Integral):
             return rotation % self.N
-        r = float(rotation) % self.N
-        return round(r) % self.N if abs(r - round(r)) < 1e-9 else r
+        # an exact fraction of a step (a float is read as the nearest fraction with a denominator up to 10^9):
+        # compositions are exact, so the same angle reached two ways is one element (equal, one hash)
+        r = (rotation if isinstance(rotation, Fraction) else Fraction(rotation).limit_denominator(10**9)) % self.N
+        return int(r) if r.denominator == 1 else r
 
     def _check_member(self, a: object, name: str) -> None:
         if not isinstance(a, GroupElement) or a.group != self:

@@ -80,6 +80,11 @@ def check_subgroup(name: str, subgroup: object, group: PointGroup) -> PointGroup
 def embedding(group: PointGroup, subgroup: PointGroup) -> np.ndarray:
     """For each element of ``subgroup`` (in its order), the index of the same element in ``group.elements``."""
     check_subgroup("subgroup", subgroup, group)
+    if group.N % subgroup.N:
+        raise ValueError(
+            f"{subgroup!r} is a subgroup of {group!r}, but not of its sampled elements (N={group.N}): no index "
+            "embedding; use embed(group, h) for its elements"
+        )
     step = group.N // subgroup.N
     out = np.array([h.rotation * step + group.N * int(h.reflection) for h in subgroup.elements], dtype=np.int64)
     out.setflags(write=False)
@@ -107,6 +112,8 @@ def quotient_representation(group: PointGroup, subgroup: PointGroup) -> Represen
     trivial one.
     """
     check_subgroup("subgroup", subgroup, group)
+    if group.is_continuous:
+        raise ValueError(f"quotient representations of {group!r} are not supported (only of Cyclic(N), Dihedral(N))")
     if subgroup.order == 1:
         return group.regular_representation
     if subgroup.order == group.order:
@@ -144,7 +151,9 @@ def restrict_representation(rep: Representation, subgroup: PointGroup) -> Repres
     mats = np.stack([rep(embed(group, h)) for h in subgroup.elements])
     if rep.size == 1 and np.all(mats == 1):  # e.g. the sign of a reflection, seen by the rotations
         return trivial_representation(subgroup)
-    return Representation(subgroup, f"restrict({rep!r}, {subgroup!r})", mats)
+    function = (lambda h: rep(embed(group, h))) if subgroup.is_continuous else None  # (O2 -> SO2: any angle)
+    rebuild = (restrict_representation, (rep, subgroup)) if function is not None else None
+    return Representation(subgroup, f"restrict({rep!r}, {subgroup!r})", mats, function=function, rebuild=rebuild)
 
 
 class Decomposition:

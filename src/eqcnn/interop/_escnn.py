@@ -158,6 +158,8 @@ def _rep_from_escnn(rep: Any, group: PointGroup) -> Representation | None:
     """eqcnn's trivial, regular or irreducible representation equal to ``rep``; else an eqcnn
     copy of ``rep`` named ``escnn:<name>`` when it is orthogonal; else ``None``."""
     key = (group, rep.name)
+    if key not in _FROM_CACHE and group.is_continuous:
+        _FROM_CACHE[key] = _continuous_rep_from_escnn(rep, group)
     if key not in _FROM_CACHE:
         mats = _escnn_matrices(rep, group)
         match = None
@@ -173,13 +175,56 @@ def _rep_from_escnn(rep: Any, group: PointGroup) -> Representation | None:
     return _FROM_CACHE[key]
 
 
+def _continuous_rep_from_escnn(rep: Any, group: PointGroup) -> Representation | None:
+    """An escnn representation of SO(2) / O(2) as eqcnn's, matched at every angle, not on the sample alone.
+
+    Its irreps (escnn's ``rep.irreps``) must all be within the group's band limit (else ``None``). Then
+    eqcnn's trivial, ``bl_regular`` or irrep of the same matrices, or the direct sum of its irreps
+    (``escnn:<name>``) when escnn's change of basis is the identity, or else a copy that evaluates
+    escnn's matrix at any angle.
+    """
+    L = group.max_frequency  # type: ignore[attr-defined]
+    ids = [tuple(i) if isinstance(i, tuple) else (i,) for i in rep.irreps]
+    if any(i[-1] > L for i in ids):
+        return None
+    probe = [*group.elements, *(group.element_at(d, f and group.has_reflections)  # type: ignore[attr-defined]
+                                for d in (13.7, 101.3, 257.9) for f in (False, True))]  # fmt: skip
+    mats = np.stack([np.asarray(rep(to_escnn_element(g)), dtype=np.float64) for g in probe])
+
+    def same(cand: Representation) -> bool:
+        return cand.size == rep.size and np.allclose(np.stack([cand(g) for g in probe]), mats, atol=1e-9)
+
+    for cand in _candidates(group):
+        if same(cand):
+            return cand
+    from ..groups import direct_sum
+
+    try:
+        parts = [group.irrep(*i) for i in ids]
+    except ValueError:
+        return None
+    if np.allclose(np.asarray(rep.change_of_basis), np.eye(rep.size), atol=1e-12):
+        summed = direct_sum(parts, name=f"escnn:{rep.name}")
+        if same(summed):
+            _TO_CACHE[summed] = rep
+            return summed
+    copy = Representation(
+        group,
+        f"escnn:{rep.name}",
+        mats[: len(group.elements)],
+        function=lambda g: np.asarray(rep(to_escnn_element(g)), dtype=np.float64),
+    )
+    _TO_CACHE[copy] = rep
+    return copy
+
+
 def _rep_to_escnn(rep: Representation, gspace: Any) -> Any:
     group = rep.group
     if rep.name == "trivial":
         return gspace.trivial_repr
     if rep.name == "regular":
         return gspace.regular_repr
-    if rep.name.startswith("bl_regular("):
+    if rep.name == "bl_regular":
         out = gspace.fibergroup.bl_regular_representation(group.max_frequency)  # type: ignore[attr-defined]
         if _rep_from_escnn(out, group) != rep:
             raise ValueError(f"escnn's bl_regular of {group!r} does not match eqcnn's {rep!r}")
@@ -261,7 +306,9 @@ def from_escnn_type(escnn_type: Any, group: PointGroup | None = None) -> FieldTy
         mine = _rep_from_escnn(r, group)
         if mine is None:
             raise ValueError(
-                f"field {i} of the escnn type ({r.name}) is not an orthogonal representation of {group!r}; "
+                f"field {i} of the escnn type ({r.name}) is not an orthogonal representation of {group!r}"
+                + (" within its band limit" if group.is_continuous else "")
+                + "; "
                 "wrap the type with EscnnFieldType"
             )
         reps.append(mine)

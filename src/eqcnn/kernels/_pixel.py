@@ -49,6 +49,9 @@ def pixel_filters(rep_in: Representation, rep_out: Representation, kernel_size: 
     row-major order.
     """
     group = rep_in.group
+    if group.is_continuous:
+        raise ValueError(f"the pixel basis needs a finite group that maps the pixel grid onto itself; {group!r} "
+                         "has every rotation: use basis='harmonic'")  # fmt: skip
     if not group.is_grid_symmetric:
         raise ValueError(
             f"the pixel basis needs a group whose elements map the pixel grid onto itself "

@@ -106,6 +106,11 @@ class ResNet(EquivariantModule):
         super().__init__()
         if not isinstance(group, PointGroup):
             raise TypeError(f"`group` must be an eqcnn group (Trivial(), Cyclic(N), Dihedral(N)), got {group!r}")
+        if group.is_continuous:
+            raise ValueError(
+                f"`group` (={group!r}): ResNet builds regular fields, which a continuous group has not; use "
+                "Trivial(), Cyclic(N) or Dihedral(N), or SFCNN, which builds band-limited fields for SO2 / O2"
+            )
         layers, widths = check_ints("layers", layers, minimum=1), check_ints("widths", widths, minimum=1)
         if not layers or len(layers) != len(widths):
             raise ValueError(f"`layers` and `widths` must be non-empty and of equal length, got {layers} and {widths}")

@@ -179,7 +179,7 @@ def _check_schedule(restrict: object, group: PointGroup) -> dict[int, PointGroup
     out: dict[int, PointGroup] = {}
     current = group
     for block in sorted(restrict, key=lambda b: b if isinstance(b, int) else -1):
-        check_int("a block of `restrict`", block, minimum=1)
+        check_int("restrict's block", block, minimum=1)
         if block > 5:
             raise ValueError(f"a block of `restrict` must be 1 to 5 (after the last block use GroupPool), got {block}")
         sub = check_subgroup(f"restrict[{block}]", restrict[block], current)

@@ -27,7 +27,10 @@ __all__ = [
     "Tanh",
 ]
 
-_POINTWISE_ADVICE = "use NormNonlinearity or GatedNonlinearity for such fields"
+_POINTWISE_ADVICE = (
+    "use NormNonlinearity or GatedNonlinearity for such fields, or FourierPointwise / FourierELU for band-limited "
+    "fields (bl_regular) and direct sums of irreps"
+)
 
 
 class PointwiseNonlinearity(EquivariantModule):

@@ -61,7 +61,7 @@ class MaxPool2d(EquivariantModule):
     ) -> None:
         super().__init__()
         check_field_type("in_type", in_type)
-        require_permutation(in_type, "MaxPool2d", "use AvgPool2d or pool the field norms instead")
+        require_permutation(in_type, "MaxPool2d", "use AvgPool2d or BlurPool2d, or NormPool for invariant norms")
         self.return_indices = bool(return_indices)
         self.in_type = self.out_type = in_type
         self.kernel_size = pair("kernel_size", kernel_size, minimum=1)
@@ -405,11 +405,16 @@ class GroupPool(EquivariantModule):
         super().__init__()
         check_field_type("in_type", in_type)
         check_choice("mode", mode, ("max", "mean"))
-        require_permutation(in_type, "GroupPool", "pool the field norms instead (NormNonlinearity, then a norm)")
+        require_permutation(in_type, "GroupPool", "pool the field norms instead (NormPool)")
         if in_type.group.order > 1 and in_type.is_trivial:
             raise ValueError(
                 f"`in_type` of GroupPool has only trivial fields, so there is nothing to pool over the group; got "
-                f"{in_type!r}; pass regular fields (e.g. {in_type.group!r}.regular(n)) or drop the layer"
+                f"{in_type!r}; "
+                + (
+                    f"a continuous group's fields pool with NormPool (e.g. NormPool({in_type.group!r}.bl_regular(n)))"
+                    if in_type.group.is_continuous
+                    else f"pass regular fields (e.g. {in_type.group!r}.regular(n)) or drop the layer"
+                )
             )
         self.mode = mode
         self.in_type = in_type

@@ -32,7 +32,9 @@ class Restrict(EquivariantModule):
 
     Subgroups (:meth:`eqcnn.PointGroup.is_subgroup`): ``Cyclic(M)`` of
     ``Cyclic(N)`` and ``Dihedral(N)``, ``Dihedral(M)`` of ``Dihedral(N)``, for
-    ``M`` dividing ``N``, and ``Trivial()`` of any group.
+    ``M`` dividing ``N``; every ``Cyclic(M)`` of ``SO2`` and ``O2``, every
+    ``Dihedral(M)`` of ``O2``, ``SO2`` of ``O2`` (the same band limit); and
+    ``Trivial()`` of any group.
 
     Args:
         in_type: the field type of the input.

@@ -324,7 +324,7 @@ def is_invariant_output(decl: Declaration, y: torch.Tensor) -> bool:
 
 def _for_group(t: Transform, group: PointGroup) -> Transform:
     if isinstance(t, GroupElement) and t.group != group:
-        t = Rotation(t.rotation * 360 / t.group.N, t.reflection)
+        t = Rotation(float(t.rotation * 360 / t.group.N), t.reflection)
     return as_transform(t, group) if isinstance(t, Rotation) else t
 
 

@@ -158,7 +158,7 @@ Transform = GroupElement | Rotation | Shift
 def transform_name(t: Transform) -> str:
     """A short readable name: ``rot 90 deg``, ``rot 0 deg, flip``, ``shift (2, 0)``."""
     if isinstance(t, GroupElement):
-        deg = t.rotation * 360 / t.group.N
+        deg = float(t.rotation * 360 / t.group.N)
         return f"rot {deg:g} deg{', flip' if t.reflection else ''}"
     return str(t)
 

@@ -98,6 +98,8 @@ def groups(
     for name, make in (("so2", SO2), ("o2", O2)):
         if name in families and not grid_symmetric:
             options.append(st.sampled_from([make(L) for L in range(1, max_frequency + 1)]))
+    if not options and grid_symmetric and set(families) <= {"so2", "o2"}:
+        raise ValueError(f"`grid_symmetric=True` keeps no continuous group, and `families` names only {families!r}")
     if not options:
         raise ValueError(f"`families` must name at least one of {', '.join(map(repr, _FAMILIES))}, got {families!r}")
     return st.one_of(*options)
