@@ -107,3 +107,16 @@ def test_progress_is_one_line_per_epoch_off_a_terminal(tmp_path, digits, capsys)
     train(TrainConfig(model="cnn", **SMALL), tmp_path, data=digits, stream=out)
     lines = out.getvalue().splitlines()
     assert len(lines) == 2 and lines[0].startswith("epoch 1: loss ") and "valid error" in lines[0]
+
+
+@pytest.mark.parametrize("name", ["cnn", "c8", "c16", "d16-c16", "so2"])
+def test_every_named_model_builds_runs_and_has_about_the_plain_cnns_parameters(name):
+    from eqcnn.training import build_model
+
+    def count(m):
+        return sum(p.numel() for p in m.parameters())
+
+    model = build_model(name, width=0.25).eval()
+    plain = count(build_model("cnn", width=0.25))
+    assert model(torch.randn(2, 1, 29, 29)).shape == (2, 10)
+    assert 0.5 < count(model) / plain < 2.0, (name, count(model), plain)

