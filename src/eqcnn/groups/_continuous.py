@@ -43,6 +43,11 @@ if TYPE_CHECKING:
 __all__ = ["O2", "SO2", "ContinuousGroup"]
 
 
+def _default_samples(max_frequency: int) -> int:
+    """The sample size: the smallest multiple of 4 above ``2 L``, and at least 8."""
+    return max(8, 4 * math.ceil((2 * max_frequency + 1) / 4))
+
+
 class ContinuousGroup(PointGroup):
     """SO(2) or O(2), band-limited at ``max_frequency``; see the module documentation."""
 
@@ -52,7 +57,7 @@ class ContinuousGroup(PointGroup):
     def __init__(self, max_frequency: int, reflections: bool, samples: int | None = None) -> None:
         L = check_int("max_frequency", max_frequency, minimum=0)
         if samples is None:
-            samples = max(8, 4 * math.ceil((2 * L + 1) / 4))
+            samples = _default_samples(L)
         n = check_int("samples", samples, minimum=1)
         if n <= 2 * L or n % 4:
             raise ValueError(
@@ -61,6 +66,10 @@ class ContinuousGroup(PointGroup):
             )
         super().__init__(n, reflections)
         self.max_frequency = L
+
+    def __repr__(self) -> str:
+        extra = "" if _default_samples(self.max_frequency) == self.N else f", samples={self.N}"
+        return f"{type(self).__name__}(max_frequency={self.max_frequency}{extra})"
 
     def _key(self) -> tuple:
         return (self.N, self.has_reflections, "continuous", self.max_frequency)
@@ -171,11 +180,6 @@ class SO2(ContinuousGroup):
     def __init__(self, max_frequency: int = 3, samples: int | None = None) -> None:
         super().__init__(max_frequency, reflections=False, samples=samples)
 
-    def __repr__(self) -> str:
-        default = max(8, 4 * math.ceil((2 * self.max_frequency + 1) / 4))
-        extra = "" if default == self.N else f", samples={self.N}"
-        return f"SO2(max_frequency={self.max_frequency}{extra})"
-
 
 class O2(ContinuousGroup):
     """O(2): every rotation and every mirror, with features band-limited at ``max_frequency``.
@@ -186,11 +190,6 @@ class O2(ContinuousGroup):
 
     def __init__(self, max_frequency: int = 3, samples: int | None = None) -> None:
         super().__init__(max_frequency, reflections=True, samples=samples)
-
-    def __repr__(self) -> str:
-        default = max(8, 4 * math.ceil((2 * self.max_frequency + 1) / 4))
-        extra = "" if default == self.N else f", samples={self.N}"
-        return f"O2(max_frequency={self.max_frequency}{extra})"
 
 
 def _irrep_function(group: ContinuousGroup, index: tuple[int, ...]):

@@ -184,9 +184,7 @@ class FourierPointwise(EquivariantModule):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self.check_input(x)
-        if x.dim() == 3:
-            return self._plain(x[None])[0]
-        return self._plain(x)
+        return self._plain(x[None])[0] if x.dim() == 3 else self._plain(x)
 
     def export(self) -> nn.Module:
         import copy
@@ -239,9 +237,7 @@ class NormPool(EquivariantModule):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self.check_input(x)
-        if x.dim() == 3:
-            return self._plain(x[None])[0]
-        return self._plain(x)
+        return self._plain(x[None])[0] if x.dim() == 3 else self._plain(x)
 
     def export(self) -> nn.Module:
         return NormPoolPlain(self._plain.runs, self.eps)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from .._checks import check_choice, check_int, check_number, check_probability
@@ -60,7 +60,6 @@ class TrainConfig:
     angle_step: float = 15.0
     angle_samples: int = 2000
     device: str = "auto"
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         from ._models import MODEL_NAMES

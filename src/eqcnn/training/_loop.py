@@ -216,7 +216,7 @@ def train(
     done = out / "metrics.json"
     if start_epoch == config.epochs and done.is_file():  # a finished run: its measurements, not a second evaluation
         saved = json.loads(done.read_text())
-        if saved.get("config", {}) == config.to_dict() or _same_but_device(saved.get("config", {}), config):
+        if _same_but_device(saved.get("config", {}), config):
             result = TrainResult(config.to_dict(), params, history, device=str(device), out_dir=str(out))
             result.test_accuracy = float(saved["test_accuracy"])
             result.angle_accuracy = dict(saved["angle_accuracy"])
