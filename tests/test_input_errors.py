@@ -135,7 +135,8 @@ ROWS = [
     ("strategies-groups-min_n-str", lambda: strategies().groups(min_n="a"), TypeError, r"`min_n` must be an int"),
     ("strategies-groups-max_n-0", lambda: strategies().groups(max_n=0), ValueError, r"`max_n` must be >= 1, got 0"),
     ("strategies-groups-family", lambda: strategies().groups(families=["cyclic", "x"]), ValueError,
-     r"`families\[1\]` must be one of 'trivial', 'cyclic', 'dihedral', 'so2', 'o2'; got 'x'"),
+     r"`families\[1\]` must be one of 'trivial', 'cyclic', 'dihedral', 'so2', 'o2', 'octahedral', "
+     r"'full_octahedral'; got 'x'"),
     ("strategies-representations-group", lambda: strategies().representations("G"), TypeError,
      r"`group` must be an eqcnn group"),
     ("strategies-field_types-min_fields", lambda: strategies().field_types(G, min_fields=-1), ValueError,

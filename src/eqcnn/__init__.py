@@ -8,7 +8,18 @@ reflection-equivariant one (``Cyclic(N)``, ``Dihedral(N)``); tensors stay plain
 from importlib.metadata import PackageNotFoundError, version
 
 from .fields import FieldType
-from .groups import O2, SO2, Cyclic, Dihedral, GroupElement, PointGroup, Representation, Trivial
+from .groups import (
+    O2,
+    SO2,
+    Cyclic,
+    Dihedral,
+    FullOctahedral,
+    GroupElement,
+    Octahedral,
+    PointGroup,
+    Representation,
+    Trivial,
+)
 
 try:
     __version__ = version("eqcnn")
@@ -21,7 +32,9 @@ __all__ = [
     "Cyclic",
     "Dihedral",
     "FieldType",
+    "FullOctahedral",
     "GroupElement",
+    "Octahedral",
     "PointGroup",
     "Representation",
     "Trivial",

@@ -146,6 +146,18 @@ def check_choice(name: str, value: Any, choices: Iterable[Any]) -> Any:
     return value
 
 
+def ntuple(name: str, value: Any, n: int, minimum: int | None = None) -> tuple[int, ...]:
+    """An int or a tuple of ``n`` ints, as ``torch.nn.Conv{n}d`` accepts (``n`` = 2: :func:`pair`)."""
+    if n == 2:
+        return pair(name, value, minimum)
+    if isinstance(value, (tuple, list)):
+        if len(value) != n:
+            raise ValueError(f"`{name}` must be an int or a tuple of {n} ints, got {value!r}")
+        return tuple(check_int(name, v, minimum) for v in value)
+    v = check_int(name, value, minimum)
+    return (v,) * n
+
+
 def pair(name: str, value: Any, minimum: int | None = None) -> tuple[int, int]:
     """An int or a pair of ints, as torch.nn.Conv2d accepts."""
     if isinstance(value, (tuple, list)):
@@ -156,18 +168,41 @@ def pair(name: str, value: Any, minimum: int | None = None) -> tuple[int, int]:
     return (v, v)
 
 
-def check_tensor(x: Any, channels: int, where: str) -> None:
-    """Check a feature tensor of shape (B, channels, H, W) (or unbatched (channels, H, W))."""
+def check_tensor(x: Any, channels: int, where: str, dims: int | None = 2) -> int:
+    """Check a feature tensor of shape ``(B, channels, H, W)`` (or unbatched ``(channels, H, W)``) for
+    ``dims=2``, ``(B, channels, D, H, W)`` (or ``(channels, D, H, W)``) for ``dims=3``; ``dims=None``
+    (a ``Trivial()`` type, which serves images and volumes) takes either, a 4-D tensor read as a batch
+    of images.  Returns the number of spatial dimensions."""
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"{where}: input must be a torch.Tensor, got {type(x).__name__}")
-    if x.dim() not in (3, 4):
+    if dims is None:
+        if x.dim() == 5:
+            dims = 3
+        elif x.dim() not in (3, 4):
+            raise ShapeError(
+                f"{where}: input must have shape (B, C, H, W), (C, H, W) or (B, C, D, H, W) with C={channels}, "
+                f"got shape {tuple(x.shape)}"
+            )
+        else:
+            dims = 2
+    names = "H, W" if dims == 2 else "D, H, W"
+    if x.dim() not in (dims + 1, dims + 2):
+        hint = ""
+        if dims == 3 and x.dim() == 3:
+            hint = " (a 3D layer takes volumes; for images use the 2D layer and a planar group)"
+        elif dims == 2 and x.dim() == 5:
+            hint = " (a 2D layer takes images; for volumes use the 3D layer and Octahedral()/FullOctahedral())"
         raise ShapeError(
-            f"{where}: input must have shape (B, C, H, W) or (C, H, W) with C={channels}, got shape {tuple(x.shape)}"
+            f"{where}: input must have shape (B, C, {names}) or (C, {names}) with C={channels}, "
+            f"got shape {tuple(x.shape)}{hint}"
         )
-    if x.shape[-3] != channels:
-        layout = " read as unbatched (C, H, W)" if x.dim() == 3 else ""
+    axis = -(dims + 1)
+    if x.shape[axis] != channels:
+        layout = f" read as unbatched (C, {names})" if x.dim() == dims + 1 else ""
         raise ShapeError(
-            f"{where}: input must have {channels} channels (dim -3), got {x.shape[-3]} (shape {tuple(x.shape)}{layout})"
+            f"{where}: input must have {channels} channels (dim {axis}), got {x.shape[axis]} "
+            f"(shape {tuple(x.shape)}{layout})"
         )
     if not (x.is_floating_point() or x.is_complex()):
         raise TypeError(f"{where}: input must be a floating point tensor, got dtype {x.dtype}")
+    return dims

@@ -10,7 +10,7 @@ import torch
 
 from .._checks import check_int, check_tensor, describe
 from ..groups import GroupElement, PointGroup, Representation
-from ._spatial import Interpolation, rotate_pixels
+from ._spatial import Interpolation, move_voxels, rotate_pixels
 
 __all__ = ["FieldType"]
 
@@ -24,7 +24,8 @@ class FieldType:
         size: the number of channels (sum of the representations' sizes).
         field_starts: the first channel of each field.
 
-    A feature tensor of this type has shape ``(B, size, H, W)``: the channels
+    A feature tensor of this type has shape ``(B, size, H, W)`` (for the
+    octahedral groups ``(B, size, D, H, W)``): the channels
     of field 0 first, then field 1, and so on (escnn's layout).  Under a group
     element ``g`` the tensor transforms as
     ``(g . f)(x) = rho(g) f(g^-1 x)``: pixels move and each field's channels
@@ -220,27 +221,40 @@ class FieldType:
         return [int(j) for j in m.argmax(axis=1)]
 
     # -- action on tensors ---------------------------------------------------------------------
+    @property
+    def spatial_dims(self) -> int | None:
+        """2 for images ``(B, C, H, W)``, 3 for volumes ``(B, C, D, H, W)``, ``None`` (either) for ``Trivial()``."""
+        return self.group.spatial_dims
+
     def transform_fibres(self, x: torch.Tensor, g: GroupElement) -> torch.Tensor:
-        """Mix each field's channels by ``rho(g)``, leaving pixels where they are."""
-        check_tensor(x, self.size, f"{self!r}.transform")
+        """Mix each field's channels by ``rho(g)``, leaving pixels (voxels) where they are."""
+        dims = check_tensor(x, self.size, f"{self!r}.transform", self.spatial_dims)
+        axis = -(dims + 1)
         perm = self._permutation(g)
         if perm is not None:
-            return x.index_select(-3, torch.tensor(perm, device=x.device))
+            return x.index_select(axis, torch.tensor(perm, device=x.device))
         m = torch.as_tensor(self.fibre_matrix(g), dtype=x.dtype, device=x.device)
-        return torch.einsum("ij,...jhw->...ihw", m, x)
+        return torch.movedim(torch.tensordot(m, x.movedim(axis, 0), dims=([1], [0])), 0, axis)
 
     def transform(self, x: torch.Tensor, g: GroupElement, interpolation: Interpolation = "bicubic") -> torch.Tensor:
         """Act with ``g`` on a feature tensor: ``(g . f)(x) = rho(g) f(g^-1 x)``.
 
         Exact for elements that map the pixel grid onto itself (multiples of 90
         degrees and reflections); other angles resample the pixels with
-        ``interpolation`` (zero outside the image).
+        ``interpolation`` (zero outside the image).  Over an octahedral group
+        the voxels move by the element's signed permutation of the axes, always
+        exactly (:func:`eqcnn.fields.move_voxels`).
 
         Args:
-            x: tensor of shape ``(B, size, H, W)`` or ``(size, H, W)``.
+            x: tensor of shape ``(B, size, H, W)`` or ``(size, H, W)``; for the
+                octahedral groups ``(B, size, D, H, W)`` or ``(size, D, H, W)``.
             g: an element of ``self.group``.
         """
         self.group._check_member(g, "g")
-        check_tensor(x, self.size, f"{self!r}.transform")
+        dims = check_tensor(x, self.size, f"{self!r}.transform", self.spatial_dims)
+        if self.group.order == 1:
+            return x
+        if dims == 3:
+            return self.transform_fibres(move_voxels(x, g.matrix().round().astype(int)), g)
         y = rotate_pixels(x, g.angle, g.reflection, interpolation=interpolation)
         return self.transform_fibres(y, g)

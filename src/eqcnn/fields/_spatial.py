@@ -17,7 +17,7 @@ import torch.nn.functional as F
 
 from .._checks import check_choice, check_number, check_tensor_arg
 
-__all__ = ["rotate_pixels"]
+__all__ = ["move_voxels", "rotate_pixels"]
 
 Interpolation = Literal["bilinear", "bicubic", "nearest"]
 
@@ -77,3 +77,38 @@ def _resample_rotation(x: torch.Tensor, angle: float, mode: str) -> torch.Tensor
     out = F.grid_sample(src, grid, mode=mode, padding_mode="zeros", align_corners=True)
     out = out.to(x.dtype)
     return out.reshape(*lead, *x.shape[-3:]) if lead else out.reshape(x.shape)
+
+
+def move_voxels(x: torch.Tensor, matrix) -> torch.Tensor:
+    """Move the voxels of ``x`` (shape ``(..., D, H, W)``) by a signed permutation ``matrix`` (3x3).
+
+    The output at centred coordinates ``p`` is the input at ``matrix^T p``: a
+    permutation of the last three axes and flips, exact in floating point.  An
+    element that exchanges axes of different sizes needs a cube (a
+    ``ValueError`` otherwise).
+    """
+    import numpy as np
+
+    check_tensor_arg("x", x, tuple(range(3, 10)), "(..., D, H, W)")
+    m = np.asarray(matrix)
+    if m.shape != (3, 3) or not (np.all(np.isin(m, (-1, 0, 1))) and np.all(np.abs(m).sum(axis=0) == 1)
+                                 and np.all(np.abs(m).sum(axis=1) == 1)):  # fmt: skip
+        raise ValueError(f"`matrix` must be a 3x3 signed permutation matrix, got {m.tolist()}")
+    # column a holds its nonzero in row sigma(a), with sign s_a: the output at p is the input at q with
+    # q_a = s_a p_sigma(a), i.e. flip the axes with s_a = -1, then output axis b is input axis sigma^-1(b)
+    sigma = [int(np.flatnonzero(m[:, a])[0]) for a in range(3)]
+    signs = [int(m[sigma[a], a]) for a in range(3)]
+    lead = x.dim() - 3
+    shape = x.shape[-3:]
+    inv = [0, 0, 0]
+    for a in range(3):
+        inv[sigma[a]] = a
+    if any(shape[inv[b]] != shape[b] for b in range(3)):
+        raise ValueError(
+            f"this element exchanges spatial axes of different sizes: it needs a cube, got spatial shape {tuple(shape)}"
+        )
+    flips = [lead + a for a in range(3) if signs[a] < 0]
+    y = torch.flip(x, dims=flips) if flips else x
+    if inv != [0, 1, 2]:
+        y = y.permute(*range(lead), *(lead + inv[b] for b in range(3)))
+    return y

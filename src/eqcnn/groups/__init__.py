@@ -1,7 +1,8 @@
-"""Point groups of the plane and their representations (layer 1 of eqcnn)."""
+"""Point groups of the plane and of space, and their representations (layer 1 of eqcnn)."""
 
 from ._continuous import O2, SO2, ContinuousGroup
 from ._group import Cyclic, Dihedral, GroupElement, PointGroup, Trivial
+from ._octahedral import FullOctahedral, Octahedral, OctahedralElement, SpatialGroup
 from ._representation import Representation, direct_sum
 from ._subgroup import Decomposition, decompose, quotient_representation, restrict_representation
 
@@ -12,9 +13,13 @@ __all__ = [
     "Cyclic",
     "Decomposition",
     "Dihedral",
+    "FullOctahedral",
     "GroupElement",
+    "Octahedral",
+    "OctahedralElement",
     "PointGroup",
     "Representation",
+    "SpatialGroup",
     "Trivial",
     "decompose",
     "direct_sum",

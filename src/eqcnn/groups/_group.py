@@ -139,6 +139,9 @@ class PointGroup:
     has_reflections: bool
     #: SO(2) and O(2) (:mod:`eqcnn.groups._continuous`): ``elements`` is then a finite sample
     is_continuous: bool = False
+    #: the dimension of the space the group acts on: 2 (images, ``(B, C, H, W)``), 3 (volumes,
+    #: ``(B, C, D, H, W)``: :mod:`eqcnn.groups._octahedral`), or ``None`` for ``Trivial()``, which acts on both
+    spatial_dims: int | None = 2
 
     def __init__(self, N: int, reflections: bool) -> None:
         check_int("N", N, minimum=1)
@@ -319,6 +322,8 @@ class Cyclic(PointGroup):
 
 class Trivial(Cyclic):
     """The group with one element: translations only, i.e. the ordinary CNN."""
+
+    spatial_dims = None  # translations only: images and volumes alike
 
     def __init__(self) -> None:
         super().__init__(1)

@@ -187,6 +187,8 @@ def irrep(group: PointGroup, *index: int) -> Representation:
     """The irreducible representation with the given index (see module doc)."""
     from .._checks import check_int
 
+    if group.spatial_dims == 3:
+        return group.irrep(*index)
     if group.is_continuous:
         from ._continuous import continuous_irrep
 
@@ -235,7 +237,7 @@ def irrep(group: PointGroup, *index: int) -> Representation:
 
 
 def all_irreps(group: PointGroup) -> list[Representation]:
-    if group.is_continuous:
+    if group.is_continuous or group.spatial_dims == 3:
         return group.irreps()
     N = group.N
     if not group.has_reflections:

@@ -44,6 +44,12 @@ def is_subgroup(subgroup: object, group: PointGroup) -> bool:
     """Whether every element of ``subgroup`` is an element of ``group`` (the same rotation and mirror)."""
     if not isinstance(subgroup, PointGroup):
         return False
+    if group.spatial_dims == 3 or subgroup.spatial_dims == 3:  # Trivial() < Octahedral() < FullOctahedral()
+        return (
+            subgroup.order == 1
+            or subgroup == group
+            or (subgroup.spatial_dims == 3 and not subgroup.has_reflections and group.spatial_dims == 3)
+        )
     if subgroup.has_reflections and not group.has_reflections:
         return False
     if subgroup.is_continuous:  # SO2 in O2, of the same band limit and sample
@@ -58,6 +64,12 @@ def check_subgroup(name: str, subgroup: object, group: PointGroup) -> PointGroup
     """``subgroup``, or a ``TypeError``/``ValueError`` naming ``name`` and the subgroups ``group`` has."""
     if not isinstance(subgroup, PointGroup):
         raise TypeError(f"`{name}` must be an eqcnn group (e.g. Cyclic(M) with M dividing {group.N}), got {subgroup!r}")
+    if not is_subgroup(subgroup, group) and 3 in (group.spatial_dims, subgroup.spatial_dims):
+        which = "Octahedral() and Trivial()" if group.has_reflections else "Trivial()"
+        raise ValueError(
+            f"`{name}` (={subgroup!r}) is not a subgroup of {group!r}: groups of space and of the plane do not "
+            f"mix; the proper subgroups eqcnn has are {which}"
+        )
     if not is_subgroup(subgroup, group):
         kinds = "Cyclic(M) or Dihedral(M)" if group.has_reflections else "Cyclic(M)"
         if subgroup.has_reflections and not group.has_reflections:
@@ -80,6 +92,10 @@ def check_subgroup(name: str, subgroup: object, group: PointGroup) -> PointGroup
 def embedding(group: PointGroup, subgroup: PointGroup) -> np.ndarray:
     """For each element of ``subgroup`` (in its order), the index of the same element in ``group.elements``."""
     check_subgroup("subgroup", subgroup, group)
+    if group.spatial_dims == 3:  # O's elements are O_h's first 24, in the same order; Trivial's is the identity
+        out = np.arange(subgroup.order, dtype=np.int64)
+        out.setflags(write=False)
+        return out
     if group.N % subgroup.N:
         raise ValueError(
             f"{subgroup!r} is a subgroup of {group!r}, but not of its sampled elements (N={group.N}): no index "
@@ -98,6 +114,8 @@ def embed(group: PointGroup, h: GroupElement) -> GroupElement:
     check_subgroup("h.group", h.group, group)
     if h.group == group:
         return h
+    if group.spatial_dims == 3:
+        return group.elements[h.index]
     rotation = h.rotation * group.N / h.group.N
     return GroupElement(group, group._wrap(rotation), h.reflection)
 
@@ -186,6 +204,10 @@ def _named_representations(group: PointGroup) -> list[Representation]:
 
 def _proper_subgroups(group: PointGroup) -> list[PointGroup]:
     from ._group import Cyclic, Dihedral
+    from ._octahedral import Octahedral
+
+    if group.spatial_dims == 3:
+        return [Octahedral()] if group.has_reflections else []
 
     subs: list[PointGroup] = []
     for m in range(1, group.N + 1):
@@ -270,8 +292,9 @@ def _decompose_blocks(rep: Representation) -> Decomposition | None:
         if seen[c]:
             continue
         block = np.flatnonzero(pattern[c])
-        if len(block) > 2 or any(not set(np.flatnonzero(pattern[b])) <= set(block.tolist()) for b in block):
-            return None  # a block of more than two channels: not one irrep
+        largest = 3 if group.spatial_dims == 3 else 2  # (the octahedral groups have 3-D irreps)
+        if len(block) > largest or any(not set(np.flatnonzero(pattern[b])) <= set(block.tolist()) for b in block):
+            return None  # a block of more channels than an irrep has
         seen[block] = True
         sub = rep.matrices[:, block][:, :, block]
         match = None

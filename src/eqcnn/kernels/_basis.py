@@ -12,6 +12,7 @@ from .._checks import check_choice, check_int
 from ..groups import GroupElement, PointGroup, Representation
 from ._harmonic import harmonic_action, harmonic_basis
 from ._pixel import pixel_action, pixel_filters
+from ._voxel import voxel_action, voxel_filters
 
 __all__ = ["BASIS_KINDS", "BasisKind", "KernelBasis", "default_basis_kind", "kernel_basis"]
 
@@ -74,12 +75,13 @@ class KernelBasis:
         self.kind = kind
         if (coefficients is None) != (spatial is None):
             raise ValueError("`coefficients` and `spatial` are given together or not at all")
-        if spatial is None:  # the one-hot pixels
+        if spatial is None:  # the one-hot pixels (voxels, for a 3-D filter)
             if filters is None:
                 raise ValueError("`filters` is needed without `coefficients` and `spatial`")
             n, d_o, d_i, k = filters.shape[0], filters.shape[1], filters.shape[2], kernel_size
-            spatial = np.eye(k * k).reshape(k * k, k, k)
-            coefficients = filters.reshape(n, d_o, d_i, k * k)
+            dims = filters.ndim - 3
+            spatial = np.eye(k**dims).reshape(k**dims, *(k,) * dims)
+            coefficients = filters.reshape(n, d_o, d_i, k**dims)
         self.spatial = np.ascontiguousarray(spatial)
         self.coefficients = np.ascontiguousarray(coefficients)
         self.spatial.setflags(write=False)
@@ -115,9 +117,9 @@ class KernelBasis:
         """
         with self._lock:
             if self._filters is None:
-                k, (n, d_o, d_i, n_sp) = self.kernel_size, self.coefficients.shape
-                flat = self.coefficients.reshape(n * d_o * d_i, n_sp) @ self.spatial.reshape(n_sp, k * k)
-                filters = _drop_rounding(flat.reshape(n, d_o, d_i, k, k))
+                (n, d_o, d_i, n_sp), grid = self.coefficients.shape, self.spatial.shape[1:]
+                flat = self.coefficients.reshape(n * d_o * d_i, n_sp) @ self.spatial.reshape(n_sp, int(np.prod(grid)))
+                filters = _drop_rounding(flat.reshape(n, d_o, d_i, *grid))
                 filters.setflags(write=False)
                 self._filters = filters
             return self._filters
@@ -130,6 +132,8 @@ class KernelBasis:
         the grid onto itself), a permutation of the pixels for the pixel basis.
         """
         if self.frequencies is None:
+            if self.spatial_dims == 3:
+                return voxel_action(g, self.kernel_size)
             return pixel_action(g, self.kernel_size)
         g_inv = g.inverse()
         out = np.zeros((len(self.frequencies),) * 2)
@@ -144,6 +148,11 @@ class KernelBasis:
     @property
     def dim(self) -> int:
         return self.coefficients.shape[0]
+
+    @property
+    def spatial_dims(self) -> int:
+        """2 for ``k x k`` filters, 3 for ``k x k x k`` ones (the octahedral groups)."""
+        return self.spatial.ndim - 1
 
     @property
     def is_identity(self) -> bool:
@@ -162,10 +171,11 @@ class KernelBasis:
 
 
 def default_basis_kind(group: PointGroup) -> str:
-    """``"pixel"`` for the trivial group (so it is exactly the ordinary conv), else ``"harmonic"``."""
+    """``"pixel"`` for the trivial group (so it is exactly the ordinary conv) and for the octahedral groups
+    (the voxel basis: their every element maps the voxel grid onto itself), else ``"harmonic"``."""
     if not isinstance(group, PointGroup):
         raise TypeError(f"`group` must be an eqcnn group (Trivial, Cyclic, Dihedral), got {group!r}")
-    return "pixel" if group.order == 1 else "harmonic"
+    return "pixel" if group.order == 1 or group.spatial_dims == 3 else "harmonic"
 
 
 def kernel_basis(
@@ -194,6 +204,11 @@ def kernel_basis(
         raise ValueError(f"`rep_in` is of {rep_in.group!r} but `rep_out` is of {rep_out.group!r}")
     if kind == "auto":
         kind = default_basis_kind(rep_in.group)  # type: ignore[assignment]
+    if rep_in.group.spatial_dims == 3 and kind != "pixel":
+        raise ValueError(
+            f"`kind` (={kind!r}) must be 'pixel' (the voxel basis, exact) or 'auto' for {rep_in.group!r}: the "
+            "harmonic bases are planar"
+        )
     return _cached_basis(rep_in, rep_out, int(kernel_size), kind)
 
 
@@ -217,6 +232,10 @@ def _drop_rounding(a: np.ndarray) -> np.ndarray:
 
 @lru_cache(maxsize=512)
 def _cached_basis(rep_in: Representation, rep_out: Representation, kernel_size: int, kind: str) -> KernelBasis:
+    if kind == "pixel" and rep_in.group.spatial_dims == 3:
+        return KernelBasis(
+            rep_in, rep_out, kernel_size, kind, _drop_rounding(voxel_filters(rep_in, rep_out, kernel_size))
+        )
     if kind == "pixel":
         return KernelBasis(
             rep_in, rep_out, kernel_size, kind, _drop_rounding(pixel_filters(rep_in, rep_out, kernel_size))

@@ -76,7 +76,11 @@ def num_fields(
         check_int("kernel_size", kernel_size, minimum=1)
     # SO2 / O2: their fields are band-limited (bl_regular), of that size, not regular
     reg = group.bl_regular_representation if group.is_continuous else group.regular_representation  # type: ignore[attr-defined]
-    if match == "params" and kernel_size is not None and reg.size > 1:
+    if match == "params" and group.spatial_dims == 3:
+        # a 3-D regular -> regular filter has |G| k^3 weights per field pair (its free first row): exactly
+        # the ordinary layer's parameters at channels / sqrt(|G|) fields, for any kernel size
+        scale = math.sqrt(reg.size)
+    elif match == "params" and kernel_size is not None and reg.size > 1:
         scale = math.sqrt(kernel_basis(reg, reg, kernel_size).dim / kernel_size**2)
     else:
         scale = {"fields": 1.0, "channels": float(reg.size), "params": math.sqrt(reg.size)}[match]

@@ -1,8 +1,8 @@
 """Equivariant layers over plain tensors (layer 4 of eqcnn)."""
 
 from ._container import ResidualBlock, Sequential
-from ._conv import Conv2d
-from ._conv_transpose import ConvTranspose2d
+from ._conv import Conv2d, Conv3d
+from ._conv_transpose import ConvTranspose2d, ConvTranspose3d
 from ._exactness import ExactnessReport, SamplingStep, exact_input_sizes
 from ._export import export
 from ._fourier import FourierELU, FourierPointwise, NormPool
@@ -20,20 +20,37 @@ from ._nonlinear import (
     SiLU,
     Tanh,
 )
-from ._norm import BatchNorm2d, GroupNorm
-from ._pool import AdaptiveAvgPool2d, AdaptiveMaxPool2d, AvgPool2d, BlurPool2d, GroupPool, MaxPool2d
+from ._norm import BatchNorm2d, BatchNorm3d, GroupNorm
+from ._pool import (
+    AdaptiveAvgPool2d,
+    AdaptiveAvgPool3d,
+    AdaptiveMaxPool2d,
+    AdaptiveMaxPool3d,
+    AvgPool2d,
+    AvgPool3d,
+    BlurPool2d,
+    GroupPool,
+    MaxPool2d,
+    MaxPool3d,
+)
 from ._restrict import Restrict
 
 __all__ = [
     "ELU",
     "GELU",
     "AdaptiveAvgPool2d",
+    "AdaptiveAvgPool3d",
     "AdaptiveMaxPool2d",
+    "AdaptiveMaxPool3d",
     "AvgPool2d",
+    "AvgPool3d",
     "BatchNorm2d",
+    "BatchNorm3d",
     "BlurPool2d",
     "Conv2d",
+    "Conv3d",
     "ConvTranspose2d",
+    "ConvTranspose3d",
     "EquivariantModule",
     "ExactnessReport",
     "FieldDropout",
@@ -46,6 +63,7 @@ __all__ = [
     "LeakyReLU",
     "Linear",
     "MaxPool2d",
+    "MaxPool3d",
     "NormNonlinearity",
     "NormPool",
     "PointwiseNonlinearity",

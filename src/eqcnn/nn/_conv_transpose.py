@@ -1,4 +1,4 @@
-"""ConvTranspose2d: the adjoint of an equivariant convolution, itself equivariant."""
+"""ConvTranspose2d and ConvTranspose3d: the adjoint of an equivariant convolution, itself equivariant."""
 
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .._checks import check_choice, check_dtype, check_int, pair
+from .._checks import check_choice, check_dtype, check_int, ntuple
 from ..fields import FieldType
 from ..kernels import BASIS_KINDS, BasisKind, default_basis_kind
-from ._fieldutil import check_conv_groups, check_field_type, check_same_group, no_filter_message
+from ._fieldutil import check_conv_groups, check_dims, check_field_type, check_same_group, no_filter_message
 from ._filter_bank import (
     ExpandedFilterModule,
     FilterBank,
@@ -23,7 +23,7 @@ from ._filter_bank import (
     load_filter,
 )
 
-__all__ = ["ConvTranspose2d"]
+__all__ = ["ConvTranspose2d", "ConvTranspose3d"]
 
 
 class ConvTranspose2d(ExpandedFilterModule):
@@ -68,6 +68,10 @@ class ConvTranspose2d(ExpandedFilterModule):
         torch.Size([1, 8, 15, 15])
     """
 
+    _dims = 2
+    _conv = staticmethod(F.conv_transpose2d)
+    _torch_cls: type[nn.Module] = nn.ConvTranspose2d
+
     def __init__(
         self,
         in_type: FieldType,
@@ -92,17 +96,21 @@ class ConvTranspose2d(ExpandedFilterModule):
         if dtype is not None:
             check_dtype("dtype", dtype)
         group = in_type.group
+        n = self._dims
+        check_dims(type(self).__name__, in_type, n)
+        self.spatial_dims = n
         self.groups = check_conv_groups(groups, in_type, out_type)
         check_choice("padding_mode", padding_mode, ("zeros",))
         check_choice("basis", basis, BASIS_KINDS)
-        kernel = pair("kernel_size", kernel_size, minimum=1)
-        if group.order > 1 and (kernel[0] != kernel[1] or kernel[0] % 2 == 0):
-            raise ValueError(f"`kernel_size` must be odd and square for {group!r}, got {kernel_size!r}")
+        kernel = ntuple("kernel_size", kernel_size, n, minimum=1)
+        if group.order > 1 and (len(set(kernel)) > 1 or kernel[0] % 2 == 0):
+            shape = "square" if n == 2 else "cubic"
+            raise ValueError(f"`kernel_size` must be odd and {shape} for {group!r}, got {kernel_size!r}")
         self.kernel_size = kernel
-        self.stride = pair("stride", stride, minimum=1)
-        self.padding = pair("padding", padding, minimum=0)
-        self.output_padding = pair("output_padding", output_padding, minimum=0)
-        self.dilation = pair("dilation", dilation, minimum=1)
+        self.stride = ntuple("stride", stride, n, minimum=1)
+        self.padding = ntuple("padding", padding, n, minimum=0)
+        self.output_padding = ntuple("output_padding", output_padding, n, minimum=0)
+        self.dilation = ntuple("dilation", dilation, n, minimum=1)
         if any(op >= max(s, d) for op, s, d in zip(self.output_padding, self.stride, self.dilation)):
             raise ValueError(
                 f"`output_padding` (={output_padding}) must be smaller than `stride` or `dilation`, as in torch"
@@ -110,6 +118,11 @@ class ConvTranspose2d(ExpandedFilterModule):
         self.padding_mode = padding_mode
         self.in_type, self.out_type = in_type, out_type
         self.basis_kind = default_basis_kind(group) if basis == "auto" else basis
+        if n == 3 and group.order > 1 and self.basis_kind != "pixel":
+            raise ValueError(
+                f"`basis` (={basis!r}) must be 'pixel' (the voxel basis, exact) or 'auto' for {group!r}: the harmonic "
+                "bases are planar"
+            )
         if groups != 1 and self.basis_kind != "pixel":
             raise ValueError(f"`groups` (={groups}) needs basis='pixel' (the ordinary conv), got {self.basis_kind!r}")
         # the weight is the filter bank of a conv from out_type to in_type: (in.size, out.size / groups, kh, kw)
@@ -133,13 +146,7 @@ class ConvTranspose2d(ExpandedFilterModule):
             self.weight.normal_()
             # on the meta device there are no values to scale (to_empty() and this again come later)
             per_entry = 0.0 if self.weight.is_meta else self.expand_parameters()[0].pow(2).mean().item()
-            fan_in = (
-                self.in_type.size
-                // self.groups
-                * self.kernel_size[0]
-                * self.kernel_size[1]
-                / (self.stride[0] * self.stride[1])
-            )
+            fan_in = self.in_type.size // self.groups * math.prod(self.kernel_size) / math.prod(self.stride)
             if per_entry > 0:
                 self.weight.mul_(math.sqrt(2.0 / fan_in / per_entry))
             if self.bias is not None:
@@ -155,41 +162,41 @@ class ConvTranspose2d(ExpandedFilterModule):
         if filt.dtype != x.dtype and not _autocast_on(x.device.type):
             filt = filt.to(x.dtype)
             bias = None if bias is None else bias.to(x.dtype)
-        return F.conv_transpose2d(x, filt, bias, self.stride, self.padding, output_padding, self.groups, self.dilation)
+        return self._conv(x, filt, bias, self.stride, self.padding, output_padding, self.groups, self.dilation)
 
-    def _output_padding(self, x: torch.Tensor, output_size: Any) -> tuple[int, int]:
+    def _output_padding(self, x: torch.Tensor, output_size: Any) -> tuple[int, ...]:
         """The output padding that gives ``output_size``, checked as torch checks it."""
+        name, n = type(self).__name__, self._dims
         if isinstance(output_size, (str, bytes)) or not isinstance(output_size, Sequence):
             raise TypeError(
-                f"ConvTranspose2d: `output_size` must be a sequence of ints, got {type(output_size).__name__} "
-                f"({output_size!r})"
+                f"{name}: `output_size` must be a sequence of ints, got {type(output_size).__name__} ({output_size!r})"
             )
         spatial = list(output_size)
-        lead = x.dim() - 2  # 2 for (B, C, H, W), 1 for unbatched (C, H, W)
-        if len(spatial) == lead + 2:
+        lead = x.dim() - n  # 2 for (B, C, H, W), 1 for unbatched (C, H, W)
+        if len(spatial) == lead + n:
             spatial = spatial[lead:]
-        if len(spatial) != 2:
+        if len(spatial) != n:
             raise ValueError(
-                f"ConvTranspose2d: for {x.dim()}D input, `output_size` must have 2 or {lead + 2} elements, "
+                f"{name}: for {x.dim()}D input, `output_size` must have {n} or {lead + n} elements, "
                 f"got {len(output_size)} ({list(output_size)})"
             )
         size = [check_int(f"output_size[{i}]", v) for i, v in enumerate(spatial)]
         smallest = [
-            (n - 1) * s - 2 * p + d * (k - 1) + 1
-            for n, s, p, d, k in zip(x.shape[-2:], self.stride, self.padding, self.dilation, self.kernel_size)
+            (m - 1) * s - 2 * p + d * (k - 1) + 1
+            for m, s, p, d, k in zip(x.shape[-n:], self.stride, self.padding, self.dilation, self.kernel_size)
         ]
         largest = [m + s - 1 for m, s in zip(smallest, self.stride)]
         if any(not lo <= v <= hi for v, lo, hi in zip(size, smallest, largest)):
             raise ValueError(
-                f"ConvTranspose2d: requested `output_size` {size}, but valid sizes range from {smallest} to "
-                f"{largest} (for an input of size {tuple(x.shape[-2:])})"
+                f"{name}: requested `output_size` {size}, but valid sizes range from {smallest} to "
+                f"{largest} (for an input of size {tuple(x.shape[-n:])})"
             )
-        return (size[0] - smallest[0], size[1] - smallest[1])
+        return tuple(v - lo for v, lo in zip(size, smallest))
 
-    def export(self) -> nn.ConvTranspose2d:
-        """A ``torch.nn.ConvTranspose2d`` holding the expanded filter."""
+    def export(self) -> nn.Module:
+        """A ``torch.nn.ConvTranspose2d`` (``ConvTranspose3d``) holding the expanded filter."""
         filt, bias = self.expand_parameters()
-        conv = nn.ConvTranspose2d(
+        conv = self._torch_cls(
             self.in_type.size,
             self.out_type.size,
             self.kernel_size,
@@ -210,16 +217,38 @@ class ConvTranspose2d(ExpandedFilterModule):
         return info
 
     def extra_repr(self) -> str:
-        def f(v: tuple[int, int]) -> Any:
-            return v[0] if v[0] == v[1] else v
+        def f(v: tuple[int, ...]) -> Any:
+            return v[0] if len(set(v)) == 1 else v
 
         s = f"{self.in_type!r}, {self.out_type!r}, kernel_size={f(self.kernel_size)}"
         for name, default in (("stride", 1), ("padding", 0), ("output_padding", 0), ("dilation", 1)):
             v = getattr(self, name)
-            if v != (default, default):
+            if v != (default,) * self._dims:
                 s += f", {name}={f(v)}"
         if self.groups != 1:
             s += f", groups={self.groups}"
         if not self._want_bias:
             s += ", bias=False"
         return s
+
+
+class ConvTranspose3d(ConvTranspose2d):
+    """Transposed 3-D convolution of volumes, equivariant by construction (see :class:`ConvTranspose2d`).
+
+    Over ``Octahedral()`` and ``FullOctahedral()`` its weight is a voxel-basis
+    filter bank (see :class:`Conv3d`); exact for every element when
+    ``output_padding == 0``.  With ``eqcnn.Trivial()`` it is exactly
+    ``torch.nn.ConvTranspose3d``.
+
+    Example:
+        >>> import torch, eqcnn
+        >>> from eqcnn import nn as enn
+        >>> G = eqcnn.Octahedral()
+        >>> up = enn.ConvTranspose3d(G.regular(1), G.regular(1), 3, stride=2, padding=1)
+        >>> up(torch.randn(1, 24, 4, 4, 4)).shape
+        torch.Size([1, 24, 7, 7, 7])
+    """
+
+    _dims = 3
+    _conv = staticmethod(F.conv_transpose3d)
+    _torch_cls = nn.ConvTranspose3d

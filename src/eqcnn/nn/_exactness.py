@@ -10,7 +10,7 @@ from typing import Any, cast
 import torch
 from torch import nn
 
-from .._checks import check_int, check_module, pair
+from .._checks import check_int, check_module, ntuple
 from ._module import EquivariantModule
 
 __all__ = ["ExactnessReport", "SamplingStep", "exact_input_sizes"]
@@ -21,11 +21,11 @@ class SamplingStep:
     """One strided layer met by the input: the sampled grid is symmetric iff ``(size + 2 p - k') % s == 0``."""
 
     name: str
-    input_size: tuple[int, int]
-    kernel: tuple[int, int]  # effective: dilation * (k - 1) + 1
-    stride: tuple[int, int]
-    padding: tuple[int, int]
-    output_padding: tuple[int, int] = (0, 0)
+    input_size: tuple[int, ...]  # (H, W), or (D, H, W) for volumes
+    kernel: tuple[int, ...]  # effective: dilation * (k - 1) + 1
+    stride: tuple[int, ...]
+    padding: tuple[int, ...]
+    output_padding: tuple[int, ...] = (0, 0)
 
     @property
     def is_exact(self) -> bool:
@@ -51,11 +51,11 @@ class ExactnessReport:
         exact_sizes: the exact sizes met while searching, sorted.
     """
 
-    size: tuple[int, int]
+    size: tuple[int, ...]
     is_exact: bool
     steps: tuple[SamplingStep, ...]
-    nearest: tuple[tuple[int, int] | None, tuple[int, int] | None]
-    exact_sizes: tuple[tuple[int, int], ...] = field(default=())
+    nearest: tuple[tuple[int, ...] | None, tuple[int, ...] | None]
+    exact_sizes: tuple[tuple[int, ...], ...] = field(default=())
 
     @property
     def breaking_steps(self) -> tuple[SamplingStep, ...]:
@@ -74,45 +74,56 @@ class ExactnessReport:
         return "\n".join(lines)
 
 
-def _sampling(module: nn.Module) -> tuple[tuple[int, int], tuple[int, int], tuple[int, int], tuple[int, int]] | None:
-    """(effective kernel, stride, padding, output_padding) of a strided layer, else None."""
-    from ._conv import Conv2d
+_PLAIN_3D = (nn.Conv3d, nn.MaxPool3d, nn.AvgPool3d, nn.ConvTranspose3d)
+
+
+def _module_dims(module: nn.Module) -> int:
+    """The spatial dimensions of a strided layer: 3 for the volumetric eqcnn and torch layers, else 2."""
+    return 3 if getattr(module, "spatial_dims", None) == 3 or isinstance(module, _PLAIN_3D) else 2
+
+
+def _sampling(module: nn.Module) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...], tuple[int, ...]] | None:
+    """(effective kernel, stride, padding, output_padding) of a strided layer (2-D or 3-D), else None."""
+    from ._conv import _ConvNd
     from ._conv_transpose import ConvTranspose2d
     from ._pool import AvgPool2d, BlurPool2d, MaxPool2d
 
     if isinstance(module, BlurPool2d):
         k = module.filter_size
         return (k, k), (module.stride, module.stride), (k // 2, k // 2), (0, 0)
-    if isinstance(module, ConvTranspose2d | nn.ConvTranspose2d):
-        return (1, 1), (1, 1), (0, 0), pair("output_padding", module.output_padding)
-    if isinstance(module, (Conv2d, nn.Conv2d, MaxPool2d, AvgPool2d, nn.MaxPool2d, nn.AvgPool2d)):
-        ks = pair("kernel_size", module.kernel_size)
-        st = pair("stride", module.stride if module.stride is not None else ks)  # type: ignore[arg-type]
-        dil = pair("dilation", getattr(module, "dilation", 1))
+    n = _module_dims(module)
+    if isinstance(module, ConvTranspose2d | nn.ConvTranspose2d | nn.ConvTranspose3d):
+        return (1,) * n, (1,) * n, (0,) * n, ntuple("output_padding", module.output_padding, n)
+    plain = (nn.Conv2d, nn.MaxPool2d, nn.AvgPool2d, nn.Conv3d, nn.MaxPool3d, nn.AvgPool3d)
+    if isinstance(module, (_ConvNd, MaxPool2d, AvgPool2d, *plain)):
+        ks = ntuple("kernel_size", module.kernel_size, n)
+        st = ntuple("stride", module.stride if module.stride is not None else ks, n)  # type: ignore[arg-type]
+        dil = ntuple("dilation", getattr(module, "dilation", 1), n)
         pad = module.padding
         if isinstance(pad, str):  # "same" / "valid" on plain convs: stride 1 / no padding
             pad = 0 if pad == "valid" else tuple((d * (k - 1)) // 2 for d, k in zip(dil, ks))
-        pad = pair("padding", pad)
+        pad = ntuple("padding", pad, n)
         keff = tuple(d * (k - 1) + 1 for d, k in zip(dil, ks))
-        return keff, st, pad, (0, 0)  # type: ignore[return-value]
+        return keff, st, pad, (0,) * n
     return None
 
 
-def _transpose_output_padding(module: nn.Module, x: torch.Tensor, output_size: Any) -> tuple[int, int]:
+def _transpose_output_padding(module: nn.Module, x: torch.Tensor, output_size: Any) -> tuple[int, ...]:
     """The output padding a transposed conv uses for ``forward(x, output_size)``."""
     from ._conv_transpose import ConvTranspose2d
 
     if isinstance(module, ConvTranspose2d):
         return module._output_padding(x, output_size)
     conv = cast(nn.ConvTranspose2d, module)
+    n = _module_dims(module)
     stride, padding, kernel, dilation = (
-        list(cast(tuple[int, int], v)) for v in (conv.stride, conv.padding, conv.kernel_size, conv.dilation)
+        list(cast(tuple[int, ...], v)) for v in (conv.stride, conv.padding, conv.kernel_size, conv.dilation)
     )
-    pad = conv._output_padding(x, list(output_size), stride, padding, kernel, 2, dilation)
-    return (pad[0], pad[1])
+    pad = conv._output_padding(x, list(output_size), stride, padding, kernel, n, dilation)
+    return tuple(pad)
 
 
-def _trace_steps(model: nn.Module, in_channels: int, size: tuple[int, int]) -> tuple[SamplingStep, ...] | None:
+def _trace_steps(model: nn.Module, in_channels: int, size: tuple[int, ...]) -> tuple[SamplingStep, ...] | None:
     """Run ``model`` on a meta tensor and record the strided layers it meets (None if the size is too small)."""
     from ._conv_transpose import ConvTranspose2d
 
@@ -120,8 +131,8 @@ def _trace_steps(model: nn.Module, in_channels: int, size: tuple[int, int]) -> t
     handles = []
     for name, m in model.named_modules():
         info = _sampling(m)
-        transposed = isinstance(m, ConvTranspose2d | nn.ConvTranspose2d)
-        if info is None or (info[1] == (1, 1) and info[3] == (0, 0) and not transposed):
+        transposed = isinstance(m, ConvTranspose2d | nn.ConvTranspose2d | nn.ConvTranspose3d)
+        if info is None or (all(v == 1 for v in info[1]) and not any(info[3]) and not transposed):
             continue  # stride 1 without output padding: always symmetric
 
         def hook(mod, args, kwargs, name=name, info=info, transposed=transposed):
@@ -130,9 +141,9 @@ def _trace_steps(model: nn.Module, in_channels: int, size: tuple[int, int]) -> t
                 out = args[1] if len(args) > 1 else kwargs.get("output_size")
                 if out is not None:
                     info = (*info[:3], _transpose_output_padding(mod, x, out))
-                if info[3] == (0, 0):
+                if not any(info[3]):
                     return
-            steps.append(SamplingStep(name or type(mod).__name__, tuple(x.shape[-2:]), *info))
+            steps.append(SamplingStep(name or type(mod).__name__, tuple(x.shape[-len(info[0]) :]), *info))
 
         handles.append(m.register_forward_pre_hook(hook, with_kwargs=True))
     p = next((t for t in model.parameters() if t.is_floating_point()), None)
@@ -166,8 +177,20 @@ def _meta_probe(model: nn.Module) -> nn.Module:
     return probe
 
 
+def _model_dims(model: nn.Module) -> int:
+    """2 for models of images, 3 for models of volumes (from the input type's group, else the layers)."""
+    t = getattr(model, "in_type", None)
+    dims = getattr(getattr(t, "group", None), "spatial_dims", None)
+    if dims is not None:
+        return dims
+    for m in model.modules():
+        if _sampling(m) is not None and not isinstance(m, nn.Sequential):
+            return _module_dims(m)
+    return 2
+
+
 def exact_input_sizes(
-    model: nn.Module, size: int | tuple[int, int], in_channels: int | None = None, search: int = 64
+    model: nn.Module, size: int | tuple[int, ...], in_channels: int | None = None, search: int = 64
 ) -> ExactnessReport:
     """Whether 90-degree rotations and flips stay exact through ``model`` at input ``size``; the nearest sizes that do.
 
@@ -184,7 +207,8 @@ def exact_input_sizes(
 
     Args:
         model: an eqcnn model (or any ``nn.Module``; then give ``in_channels``).
-        size: ``H`` (square) or ``(H, W)``.
+        size: ``H`` (square) or ``(H, W)``; for a model of volumes (``Conv3d``
+            layers, an octahedral group) ``n`` (a cube) or ``(D, H, W)``.
         in_channels: channels of the input; default ``model.in_type.size``.
         search: how far above and below ``size`` to look for exact sizes
             (the search stops at the first exact size on each side).
@@ -203,7 +227,7 @@ def exact_input_sizes(
         (False, ((27, 27), (29, 29)))
     """
     check_module("model", model)
-    hw = pair("size", size, minimum=1)
+    hw = ntuple("size", size, _model_dims(model) if not isinstance(size, (tuple, list)) else len(size), minimum=1)
     search = check_int("search", search, minimum=0)
     if in_channels is not None:
         check_int("in_channels", in_channels, minimum=1)
@@ -213,22 +237,22 @@ def exact_input_sizes(
             raise ValueError("`in_channels` is needed for a model without an `in_type`")
         in_channels = in_type.size
     probe = _meta_probe(model)
-    cache: dict[tuple[int, int], tuple[SamplingStep, ...] | None] = {}
+    cache: dict[tuple[int, ...], tuple[SamplingStep, ...] | None] = {}
 
-    def steps_at(s: tuple[int, int]) -> tuple[SamplingStep, ...] | None:
+    def steps_at(s: tuple[int, ...]) -> tuple[SamplingStep, ...] | None:
         if s not in cache:
             cache[s] = _trace_steps(probe, in_channels, s)
         return cache[s]
 
-    def exact(s: tuple[int, int]) -> bool:
+    def exact(s: tuple[int, ...]) -> bool:
         st = steps_at(s)
         return st is not None and all(x.is_exact for x in st)
 
     below = above = None
-    found: list[tuple[int, int]] = []
+    found: list[tuple[int, ...]] = []
     for d in range(search + 1):  # outwards from `size`, until both sides are found
         for sign in (-1, 1) if d else (1,):
-            c = (hw[0] + sign * d, hw[1] + sign * d)
+            c = tuple(v + sign * d for v in hw)
             if min(c) < 1 or (sign < 0 and below is not None) or (sign > 0 and d and above is not None):
                 continue
             if exact(c):

@@ -10,6 +10,7 @@ from ..fields import FieldType
 __all__ = [
     "channel_fields",
     "check_conv_groups",
+    "check_dims",
     "check_field_type",
     "check_same_group",
     "no_filter_message",
@@ -21,6 +22,24 @@ def check_field_type(name: str, value: Any) -> FieldType:
     if not isinstance(value, FieldType):
         raise TypeError(f"`{name}` must be an eqcnn FieldType (e.g. G.regular(8)), got {type(value).__name__}")
     return value
+
+
+def check_dims(layer: str, t: FieldType, dims: int, name: str = "in_type") -> None:
+    """A layer of ``dims`` spatial dimensions refuses a type whose group acts on another space."""
+    have = t.group.spatial_dims
+    if have is None or have == dims:
+        return
+    if dims == 2:
+        other = layer[:-2] + "3d" if layer.endswith("2d") else "the 3D layers"
+        raise ValueError(
+            f"`{name}` of {layer} must be over a planar group (Trivial, Cyclic, Dihedral, SO2, O2): {layer} takes "
+            f"images, but {t.group!r} acts on volumes; use {other}"
+        )
+    other = layer[:-2] + "2d" if layer.endswith("3d") else "the 2D layers"
+    raise ValueError(
+        f"`{name}` of {layer} must be over a group of space (Trivial, Octahedral, FullOctahedral): {layer} takes "
+        f"volumes, but {t.group!r} acts on the plane; use {other}"
+    )
 
 
 def check_same_group(a: FieldType, b: FieldType, names: tuple[str, str] = ("in_type", "out_type")) -> None:
@@ -63,11 +82,17 @@ def channel_fields(t: FieldType) -> list[int]:
     return out
 
 
-def no_filter_message(in_type: FieldType, out_type: FieldType, kernel: tuple[int, int], kind: str) -> str:
+def no_filter_message(in_type: FieldType, out_type: FieldType, kernel: tuple[int, ...], kind: str) -> str:
     """Why no equivariant filter maps ``in_type`` to ``out_type``, and the smallest kernel size that has one."""
     from ..kernels import kernel_basis
 
-    msg = f"no equivariant {kernel[0]}x{kernel[1]} filter maps {in_type!r} to {out_type!r}"
+    msg = f"no equivariant {'x'.join(str(k) for k in kernel)} filter maps {in_type!r} to {out_type!r}"
+    if len(kernel) == 3:
+        pairs = {(a, b) for a in in_type.representations for b in out_type.representations}
+        for k in range(kernel[0] + 2, 10, 2):
+            if any(kernel_basis(a, b, k, "pixel").dim for a, b in pairs):
+                return msg + f"; the smallest kernel_size that holds one is {k}"
+        return msg + " (the fields' representations admit no equivariant linear map between them at any size)"
     if kernel[0] == 1:
         return msg + " (a 1x1 filter must commute with the group action; use kernel_size >= 3)"
     if kind == "pixel":

@@ -13,6 +13,7 @@ import torch
 
 from ..fields import FieldType
 from ..kernels import KernelBasis, RegularFactors, kernel_basis, regular_factors
+from ..kernels._voxel import induced_index
 from ._module import EquivariantModule
 
 __all__ = ["ExpandedFilterModule", "FilterBank", "InvariantBias", "group_fields", "load_filter"]
@@ -209,7 +210,7 @@ class _Block:
         """Whether the block expands with its dense basis when its tensors are ``dtype`` on ``device``."""
         if self.factors is None:
             return True
-        nbytes = self.dim * self.d_out * self.d_in * self.basis.kernel_size**2 * dtype.itemsize
+        nbytes = self.dim * self.d_out * self.d_in * self.basis.kernel_size**self.basis.spatial_dims * dtype.itemsize
         return torch.device(device).type != "cpu" and nbytes <= DENSE_OFF_CPU_BYTES
 
     def build(self, dtype: torch.dtype, device: Any) -> None:
@@ -231,15 +232,16 @@ class _Block:
                 [_on_device(_basis_tensor(basis, dtype), ("basis", basis, dtype), device)] if self.dim else []
             )
 
-    def expand(self, coef: torch.Tensor, kh: int, kw: int) -> torch.Tensor:
-        """The block ``(n_out * d_out, n_in * d_in, kh, kw)`` for its weights ``coef`` (``n_out * n_in * dim``)."""
+    def expand(self, coef: torch.Tensor, ks: tuple[int, ...]) -> torch.Tensor:
+        """The block ``(n_out * d_out, n_in * d_in, *ks)`` for its weights ``coef`` (``n_out * n_in * dim``)."""
         no, ni, do, di, dim = self.n_out, self.n_in, self.d_out, self.d_in, self.dim
         if dim == 0:
-            return coef.new_zeros(no * do, ni * di, kh, kw)
+            return coef.new_zeros(no * do, ni * di, *ks)
         if not self.factored:
             basis = self.tensors[0]
-            filt = (coef.view(no * ni, dim) @ basis).view(no, ni, do, di, kh, kw)
-            return filt.transpose(1, 2).reshape(no * do, ni * di, kh, kw)
+            filt = (coef.view(no * ni, dim) @ basis).view(no, ni, do, di, *ks)
+            return filt.transpose(1, 2).reshape(no * do, ni * di, *ks)
+        kh, kw = ks  # (factored: planar only)
         # regular output fields: the first row of each (out, in) field pair from the generator, turned
         # by every group element in one GEMM, gathered into (c, in, d) order, then sampled on the grid
         gen, act, index = self.tensors[0], self.tensors[1], self.tensors[2]
@@ -250,6 +252,86 @@ class _Block:
         if self.pixels:
             return coeffs.view(no * do, ni * di, kh, kw)
         return (coeffs.view(no * do * ni * di, n_sp) @ self.tensors[3]).view(no * do, ni * di, kh, kw)
+
+    def project(self, part: torch.Tensor) -> torch.Tensor:
+        """The block's weights nearest to its part ``(n_out * d_out, n_in * d_in, *ks)`` of a filter (float64)."""
+        no, ni, do, di = self.n_out, self.n_in, self.d_out, self.d_in
+        part = part.reshape(no, do, ni, di, -1).permute(0, 2, 1, 3, 4).reshape(no * ni, -1)
+        basis = torch.from_numpy(np.array(self.basis.filters).reshape(self.dim, -1))  # (a copy: read-only)
+        return (part @ basis.T).reshape(-1)
+
+    def init_energies(self) -> tuple[float, float]:
+        """What one output channel's filter gets from weights of unit variance: its expected energy (the
+        white-noise response) and the expected square of its sum over taps and channels (the response to a
+        constant input); see :meth:`FilterBank.init_`."""
+        mix = self.basis.init_mix
+        # each filter's response to a constant image, from the factors (not the dense filters)
+        spatial_axes = tuple(range(1, self.basis.spatial.ndim))
+        sums = (self.basis.coefficients @ self.basis.spatial.sum(axis=spatial_axes)).sum(-1)
+        return (
+            self.n_in * float(np.square(mix).sum()) / self.d_out,
+            self.n_in * float(np.square(mix.T @ sums).sum()) / self.d_out,
+        )
+
+    def init_(self, w: torch.Tensor, variance: float) -> None:
+        """Draw the block's weights: iid Gaussians of ``variance`` along the basis' ``init_mix`` directions."""
+        mix_t = torch.from_numpy(np.array(self.basis.init_mix))  # (the basis' array is read-only)
+        z = torch.empty(self.n_out * self.n_in, mix_t.shape[1], dtype=torch.float64).normal_(0.0, math.sqrt(variance))
+        w.copy_((z @ mix_t.T).reshape(-1).to(w))
+
+
+class _InducedBlock:
+    """A block into regular fields of an octahedral group from permutation fields (trivial, regular), 3-D.
+
+    Its weights are the free first row of each (out field, in field) filter,
+    ``(d_in, k, k, k)`` numbers laid out like a ``torch.nn.Conv3d`` filter's
+    row, and the block is that row gathered into every channel of the regular
+    field (:func:`eqcnn.kernels._voxel.induced_index`): one ``index_select``,
+    no basis and no GEMM.  Each filter entry is one weight, so He's rule is
+    torch's (variance ``2 / fan_in``).
+    """
+
+    def __init__(self, rep_in: Any, rep_out: Any, kernel_size: int, n_out: int, n_in: int, out_group: int,
+                 offset: int, device: Any) -> None:  # fmt: skip
+        self.rep_in, self.rep_out, self.kernel_size = rep_in, rep_out, kernel_size
+        self.n_out, self.n_in, self.out_group, self.offset = n_out, n_in, out_group, offset
+        self.d_out, self.d_in = rep_out.size, rep_in.size
+        self.dim = self.d_in * kernel_size**3
+        self.size = n_out * n_in * self.dim
+        self.tensors: list[torch.Tensor] = []
+        self.build(torch.float32, device)
+
+    def build(self, dtype: torch.dtype, device: Any) -> None:
+        del dtype  # (an index: no floating constants)
+        key = ("induced", self.rep_in, self.kernel_size)
+        self.tensors = [_on_device(_induced_tensor(self.rep_in, self.kernel_size), key, device)]
+
+    def expand(self, coef: torch.Tensor, ks: tuple[int, ...]) -> torch.Tensor:
+        no, ni, do, di = self.n_out, self.n_in, self.d_out, self.d_in
+        rows = coef.view(no, ni, self.dim).index_select(2, self.tensors[0])  # (no, ni, N * d_in * k^3)
+        return rows.view(no, ni, do, di, *ks).transpose(1, 2).reshape(no * do, ni * di, *ks)
+
+    def project(self, part: torch.Tensor) -> torch.Tensor:
+        """Least squares: each weight is copied into ``d_out`` entries, so it is their mean."""
+        no, ni, do, di = self.n_out, self.n_in, self.d_out, self.d_in
+        flat = part.reshape(no, do, ni, di, -1).permute(0, 2, 1, 3, 4).reshape(no, ni, -1)
+        index = torch.from_numpy(np.array(induced_index(self.rep_in, self.kernel_size)).reshape(-1))
+        w = flat.new_zeros(no, ni, self.dim).index_add_(2, index, flat)
+        return (w / do).reshape(-1)
+
+    def init_energies(self) -> tuple[float, float]:
+        # every entry of an output channel's filter is one weight, and its sum is the sum of its weights
+        return float(self.n_in * self.dim), float(self.n_in * self.dim)
+
+    def init_(self, w: torch.Tensor, variance: float) -> None:
+        w.normal_(0.0, math.sqrt(variance))
+
+
+@_shared_constant
+def _induced_tensor(rep_in: Any, kernel_size: int) -> torch.Tensor:
+    """The gather index of :class:`_InducedBlock`, ``(N * d_in * k^3,)`` int64, shared by the layers."""
+    with torch.inference_mode(False):
+        return torch.from_numpy(np.array(induced_index(rep_in, kernel_size)).reshape(-1))
 
 
 class FilterBank:
@@ -275,22 +357,23 @@ class FilterBank:
         self,
         src: FieldType,
         dst: FieldType,
-        kernel_size: tuple[int, int],
+        kernel_size: tuple[int, ...],
         kind: str,
         dtype: torch.dtype | None = None,
         device: Any = None,
         groups: int = 1,
     ) -> None:
-        kh, kw = kernel_size
         # groups > 1 only for the identity map (the trivial group): torch's grouped layout
-        self.shape = (dst.size, src.size // groups, kh, kw)
+        self.shape = (dst.size, src.size // groups, *kernel_size)
         self.identity = src.group.order == 1 and kind == "pixel"
-        self.blocks: list[_Block] = []
+        self.blocks: list[_Block | _InducedBlock] = []
         self.perms: tuple[torch.Tensor, torch.Tensor] | None = None
-        self.single: _Block | None = None
+        self.single: _Block | _InducedBlock | None = None
         if self.identity:
-            self.size = dst.size * (src.size // groups) * kh * kw
+            self.size = int(np.prod(self.shape))
             return
+        kh = kernel_size[0]
+        volumes = len(kernel_size) == 3
         dst_groups, dst_inv = group_fields(dst)
         src_groups, src_inv = group_fields(src)
         dtype = dtype or torch.get_default_dtype()
@@ -299,8 +382,12 @@ class FilterBank:
         offset = 0
         for oi, (ro, ofields) in enumerate(dst_groups):
             for ri, ifields in src_groups:
-                b = kernel_basis(ri, ro, kh, kind)  # type: ignore[arg-type]
-                blk = _Block(b, len(ofields), len(ifields), oi, offset, dtype, device)
+                blk: _Block | _InducedBlock
+                if volumes and ro == dst.group.regular_representation and ri.is_permutation:
+                    blk = _InducedBlock(ri, ro, kh, len(ofields), len(ifields), oi, offset, device)
+                else:
+                    b = kernel_basis(ri, ro, kh, kind)  # type: ignore[arg-type]
+                    blk = _Block(b, len(ofields), len(ifields), oi, offset, dtype, device)
                 self.blocks.append(blk)
                 offset += blk.size
         self.size = offset
@@ -338,15 +425,15 @@ class FilterBank:
             self.perms = tuple(torch.tensor(p, device=probe.device) for p in self._perm_lists)  # type: ignore[assignment]
 
     def expand(self, w: torch.Tensor) -> torch.Tensor:
-        """The filter ``(dst.size, src.size, kh, kw)`` for the weight ``w``."""
-        kh, kw = self.shape[2:]
+        """The filter ``(dst.size, src.size, *kernel_size)`` for the weight ``w``."""
+        ks = self.shape[2:]
         if self.identity:
             return w.view(self.shape)
         if self.single is not None:
-            return self.single.expand(w, kh, kw)
+            return self.single.expand(w, ks)
         rows: list[list[torch.Tensor]] = [[] for _ in range(self.n_out_groups)]
         for blk in self.blocks:
-            rows[blk.out_group].append(blk.expand(w[blk.offset : blk.offset + blk.size], kh, kw))
+            rows[blk.out_group].append(blk.expand(w[blk.offset : blk.offset + blk.size], ks))
         filt = torch.cat([torch.cat(r, dim=1) for r in rows], dim=0)
         if self.perms is not None:
             filt = filt.index_select(0, self.perms[0]).index_select(1, self.perms[1])
@@ -376,10 +463,7 @@ class FilterBank:
             no, ni, do, di = blk.n_out, blk.n_in, blk.d_out, blk.d_in
             height = no * do
             if blk.dim:
-                part = f[row : row + no * do, col : col + ni * di]
-                part = part.reshape(no, do, ni, di, -1).permute(0, 2, 1, 3, 4).reshape(no * ni, -1)
-                basis = torch.from_numpy(np.array(blk.basis.filters).reshape(blk.dim, -1))  # (a copy: read-only)
-                w[blk.offset : blk.offset + blk.size] = (part @ basis.T).reshape(-1)
+                w[blk.offset : blk.offset + blk.size] = blk.project(f[row : row + no * do, col : col + ni * di])
             col += ni * di
         return w
 
@@ -401,22 +485,16 @@ class FilterBank:
             for blk in self.blocks:
                 if blk.dim == 0:
                     continue
-                mix = blk.basis.init_mix
-                # each filter's response to a constant image, from the factors (not the dense filters)
-                sums = (blk.basis.coefficients @ blk.basis.spatial.sum(axis=(1, 2))).sum(-1)
+                e_white, e_dc = blk.init_energies()
                 g = blk.out_group
-                white[g] = white.get(g, 0.0) + blk.n_in * float(np.square(mix).sum()) / blk.d_out
-                dc[g] = dc.get(g, 0.0) + blk.n_in * float(np.square(mix.T @ sums).sum()) / blk.d_out
+                white[g] = white.get(g, 0.0) + e_white
+                dc[g] = dc.get(g, 0.0) + e_dc
             for blk in self.blocks:
                 if blk.size == 0:
                     continue
-                mix_t = torch.from_numpy(np.array(blk.basis.init_mix))  # (the basis' array is read-only)
                 g = blk.out_group
                 denom = (0.5 - 0.5 / math.pi) * white[g] + dc[g] / (2 * math.pi)
-                z = torch.empty(blk.n_out * blk.n_in, mix_t.shape[1], dtype=torch.float64).normal_(
-                    0.0, math.sqrt(1.0 / denom)
-                )
-                w[blk.offset : blk.offset + blk.size] = (z @ mix_t.T).reshape(-1).to(w)
+                blk.init_(w[blk.offset : blk.offset + blk.size], 1.0 / denom)
 
 
 class InvariantBias:

@@ -12,7 +12,7 @@ from torch import nn
 
 from .._checks import ShapeError, check_choice, check_dtype, check_int, check_probability, pair
 from ..fields import FieldType
-from ._fieldutil import channel_fields, check_field_type
+from ._fieldutil import channel_fields, check_dims, check_field_type
 from ._module import EquivariantModule
 from ._plain import FieldDropoutPlain
 
@@ -75,15 +75,15 @@ class FieldDropout(EquivariantModule):
         self.register_buffer("_index", torch.tensor(channel_fields(in_type), dtype=torch.long), persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        self.check_input(x)
+        dims = self.check_input(x)
         if not self.training or self.p == 0.0:
             return x
         if self.p == 1.0:  # every field dropped; times zero, as torch (NaN stays NaN)
             zero = x.new_zeros(())
             return x.mul_(zero) if self.inplace else x * zero
-        if x.dim() == 3:
+        if x.dim() == dims + 1:  # unbatched
             return self.forward(x[None])[0]
-        keep = torch.empty(x.shape[0], len(self.in_type), 1, 1, dtype=x.dtype, device=x.device)
+        keep = torch.empty(x.shape[0], len(self.in_type), *(1,) * dims, dtype=x.dtype, device=x.device)
         keep = keep.bernoulli_(1.0 - self.p) / (1.0 - self.p)
         mask = keep.index_select(1, self._index)
         return x.mul_(mask) if self.inplace else x * mask
@@ -131,6 +131,8 @@ class Upsample(EquivariantModule):
     ) -> None:
         super().__init__()
         check_field_type("in_type", in_type)
+        check_dims("Upsample", in_type, 2)
+        self.spatial_dims = 2
         check_choice("mode", mode, ("nearest", "bilinear", "bicubic"))
         if (size is None) == (scale_factor is None):
             raise ValueError(
@@ -247,7 +249,8 @@ class Linear(EquivariantModule):
         """``torch.nn.Linear``'s initialisation."""
         nn.Linear.reset_parameters(self)  # type: ignore[arg-type]
 
-    def check_input(self, x: Any) -> None:
+    def check_input(self, x: Any) -> int:
+        """Check ``x`` has ``in_type.size`` features in its last dimension; return 0 (no spatial dimensions)."""
         if not isinstance(x, torch.Tensor):
             raise TypeError(f"Linear: input must be a torch.Tensor, got {type(x).__name__}")
         if x.dim() == 0 or x.shape[-1] != self.in_type.size:
@@ -255,6 +258,7 @@ class Linear(EquivariantModule):
                 f"Linear: input must have {self.in_type.size} features in its last dimension, "
                 f"got shape {tuple(x.shape)} (flatten (B, C, 1, 1) with torch.nn.Flatten first)"
             )
+        return 0
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self.check_input(x)

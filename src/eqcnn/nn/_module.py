@@ -25,10 +25,19 @@ class EquivariantModule(nn.Module):
 
     in_type: FieldType
     out_type: FieldType
+    #: The spatial dimensions of the input: 2 or 3 for a layer of one dimension (``Conv2d``, ``Conv3d``),
+    #: ``None`` for one that follows its group (pointwise layers, ``GroupPool``): images for the planar
+    #: groups, volumes for the octahedral ones, either for ``Trivial()``.
+    spatial_dims: int | None = None
 
-    def check_input(self, x: Any) -> None:
-        """Raise a clear error if ``x`` is not a float tensor with ``in_type.size`` channels."""
-        check_tensor(x, self.in_type.size, type(self).__name__)
+    def input_dims(self) -> int | None:
+        """The spatial dimensions this layer's input has (``None``: either, for ``Trivial()``)."""
+        return self.spatial_dims if self.spatial_dims is not None else self.in_type.group.spatial_dims
+
+    def check_input(self, x: Any) -> int:
+        """Raise a clear error if ``x`` is not a float tensor with ``in_type.size`` channels and the layer's
+        spatial dimensions; return the number of spatial dimensions."""
+        return check_tensor(x, self.in_type.size, type(self).__name__, self.input_dims())
 
     def export(self) -> nn.Module:
         """A plain PyTorch module computing the same function (no eqcnn needed to run it)."""

@@ -275,8 +275,8 @@ class NormNonlinearity(EquivariantModule):
         self.bias = nn.Parameter(torch.zeros(len(in_type))) if bias else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        self.check_input(x)
-        if x.dim() == 3:
+        dims = self.check_input(x)
+        if x.dim() == dims + 1:  # unbatched
             return self.forward(x[None])[0]
         return norm_activation(x, self._runs, self._index, self.bias, self.function, self.eps)
 
@@ -343,8 +343,8 @@ class GatedNonlinearity(EquivariantModule):
         return gated_type.group.trivial(len(gated_type)) + gated_type
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        self.check_input(x)
-        if x.dim() == 3:
+        dims = self.check_input(x)
+        if x.dim() == dims + 1:  # unbatched
             return self.forward(x[None])[0]
         gates = torch.sigmoid(x[:, : self.num_gates])
         return x[:, self.num_gates :] * gates.index_select(1, self._index)

@@ -10,11 +10,11 @@ from torch import nn
 
 from .._checks import check_dtype, check_int, check_number, check_probability
 from ..fields import FieldType
-from ._fieldutil import channel_fields, check_field_type
+from ._fieldutil import channel_fields, check_dims, check_field_type
 from ._module import EquivariantModule
 from ._plain import GroupNormPlain, field_group_norm
 
-__all__ = ["BatchNorm2d", "GroupNorm"]
+__all__ = ["BatchNorm2d", "BatchNorm3d", "GroupNorm"]
 
 
 class _FieldAffine(EquivariantModule):
@@ -98,6 +98,8 @@ class BatchNorm2d(_FieldAffine):
     running_mean: torch.Tensor | None
     running_var: torch.Tensor | None
     num_batches_tracked: torch.Tensor | None
+    _dims = 2
+    _torch_bn: type[nn.BatchNorm2d] | type[nn.BatchNorm3d] = nn.BatchNorm2d
 
     def __init__(
         self,
@@ -111,6 +113,8 @@ class BatchNorm2d(_FieldAffine):
     ) -> None:
         super().__init__()
         check_field_type("in_type", in_type)
+        check_dims(type(self).__name__, in_type, self._dims)
+        self.spatial_dims = self._dims
         if in_type.size == 0:
             raise ValueError(f"`in_type` must have at least one channel, got {in_type!r}")
         if dtype is not None:
@@ -151,19 +155,22 @@ class BatchNorm2d(_FieldAffine):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self.check_input(x)
-        if x.dim() == 3:
+        if x.dim() == self._dims + 1:
             return self.forward(x[None])[0]
         use_batch = self.training or not self.track_running_stats
-        if use_batch and x.shape[0] * x.shape[2] * x.shape[3] == 1:
+        if use_batch and x.numel() == x.shape[1]:
             # as torch: the batch statistics of one pixel of one sample would zero trivial fields
             raise ValueError(
-                f"BatchNorm2d: Expected more than 1 value per channel when training, got input size {x.size()}"
+                f"{type(self).__name__}: Expected more than 1 value per channel when training, got input size "
+                f"{x.size()}"
             )
+        axes = (0, *range(2, x.dim()))  # batch and pixels (voxels)
+        col = (1, -1) + (1,) * self._dims
         if use_batch:
             stat_x = x.float() if x.dtype in (torch.float16, torch.bfloat16) else x
-            mean = self._project_invariant(stat_x.mean(dim=(0, 2, 3)))
-            centred = stat_x - mean.view(1, -1, 1, 1)
-            var = self._field_mean(centred.pow(2).mean(dim=(0, 2, 3)))
+            mean = self._project_invariant(stat_x.mean(dim=axes))
+            centred = stat_x - mean.view(col)
+            var = self._field_mean(centred.pow(2).mean(dim=axes))
             if self.training and self.track_running_stats:
                 with torch.no_grad():
                     self.num_batches_tracked.add_(1)  # type: ignore[union-attr]
@@ -178,20 +185,20 @@ class BatchNorm2d(_FieldAffine):
             centred = centred.to(x.dtype) if centred.dtype != x.dtype else centred
         else:
             mean, var = self.running_mean, self.running_var  # type: ignore[assignment]
-            centred = x - mean.to(x.dtype).view(1, -1, 1, 1)  # type: ignore[union-attr]
+            centred = x - mean.to(x.dtype).view(col)  # type: ignore[union-attr]
         scale = torch.rsqrt(var + self.eps)  # type: ignore[operator]
         if self.weight is not None:
             scale = scale * self.weight
-        out = centred * self._channel_weight(scale).to(centred.dtype).view(1, -1, 1, 1)
+        out = centred * self._channel_weight(scale).to(centred.dtype).view(col)
         if self.bias is not None and self.num_invariant:
-            out = out + self._channel_bias(self.bias).to(out.dtype).view(1, -1, 1, 1)
+            out = out + self._channel_bias(self.bias).to(out.dtype).view(col)
         return out
 
-    def export(self) -> nn.BatchNorm2d:
-        """A ``torch.nn.BatchNorm2d`` equal to this layer in eval mode."""
+    def export(self) -> nn.Module:
+        """A ``torch.nn.BatchNorm2d`` (``BatchNorm3d``) equal to this layer in eval mode."""
         C = self.in_type.size
         ref = self.running_mean if self.running_mean is not None else self._inv_q
-        bn = nn.BatchNorm2d(
+        bn: nn.BatchNorm2d | nn.BatchNorm3d = self._torch_bn(
             C, self.eps, self.momentum, self.affine, self.track_running_stats, device=ref.device, dtype=ref.dtype
         )
         with torch.no_grad():
@@ -216,6 +223,21 @@ class BatchNorm2d(_FieldAffine):
         if not self.track_running_stats:
             s += ", track_running_stats=False"
         return s
+
+
+class BatchNorm3d(BatchNorm2d):
+    """:class:`BatchNorm2d` for volumes ``(B, C, D, H, W)``: one statistic per field, shared by its channels
+    and voxels; with ``eqcnn.Trivial()`` it is ``torch.nn.BatchNorm3d``, and :meth:`export` gives one.
+
+    Example:
+        >>> import torch, eqcnn
+        >>> from eqcnn import nn as enn
+        >>> enn.BatchNorm3d(eqcnn.Octahedral().regular(2))(torch.randn(2, 48, 4, 4, 4)).shape
+        torch.Size([2, 48, 4, 4, 4])
+    """
+
+    _dims = 3
+    _torch_bn = nn.BatchNorm3d
 
 
 class GroupNorm(_FieldAffine):
@@ -298,8 +320,8 @@ class GroupNorm(_FieldAffine):
             self.register_parameter("bias", None)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        self.check_input(x)
-        if x.dim() == 3:
+        dims = self.check_input(x)
+        if x.dim() == dims + 1:  # unbatched
             return self.forward(x[None])[0]
         if x.shape[0] * (x.shape[1] // self.num_groups) * x.shape[2] * x.shape[3] == 1:
             # as torch.nn.GroupNorm: one value per group normalises to zero

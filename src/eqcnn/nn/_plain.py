@@ -46,7 +46,7 @@ def norm_activation(
     if function == "squash":
         scale = norms / (norms * norms + 1.0)
     else:
-        shifted = norms if bias is None else norms - bias.to(norms.dtype).view(1, -1, 1, 1)
+        shifted = norms if bias is None else norms - bias.to(norms.dtype).view([1, -1] + [1] * (norms.dim() - 2))
         if function == "n_relu":
             scale = F.relu(shifted) / norms
         elif function == "n_sigmoid":
@@ -106,9 +106,9 @@ class GatedActivationPlain(nn.Module):
 def pool_fields(x: torch.Tensor, runs: list[tuple[int, int, int]], mode: str) -> torch.Tensor:
     """Max, mean or sum over the channels of each field; ``runs`` as in :class:`FieldPoolPlain`."""
     outs: list[torch.Tensor] = []
-    B, H, W = x.shape[0], x.shape[-2], x.shape[-1]
+    B = x.shape[0]
     for start, count, d in runs:
-        part = x[:, start : start + count * d].reshape(B, count, d, H, W)
+        part = x[:, start : start + count * d].reshape([B, count, d] + list(x.shape[2:]))  # noqa: RUF005 (TorchScript: no starred list)
         if mode == "max":
             outs.append(part.amax(dim=2))
         elif mode == "mean":
@@ -179,16 +179,18 @@ def field_group_norm(
     are per channel.
     """
     xs = x.float() if x.dtype == torch.float16 or x.dtype == torch.bfloat16 else x
-    m = xs.mean(dim=(2, 3))
+    spatial = list(range(2, x.dim()))  # pixels or voxels
+    ones = [1] * len(spatial)
+    m = xs.mean(dim=spatial)
     mu = (m @ mean_perm.to(xs.dtype).T).index_select(1, group_index) * perm_mask.to(xs.dtype)
-    centred = xs - mu[:, :, None, None]
-    var = centred.pow(2).mean(dim=(2, 3)) @ mean_all.to(xs.dtype).T
+    centred = xs - mu.reshape(list(mu.shape) + ones)
+    var = centred.pow(2).mean(dim=spatial) @ mean_all.to(xs.dtype).T
     scale = torch.rsqrt(var + eps).index_select(1, group_index)
     if weight is not None:
         scale = scale * weight.to(xs.dtype)
-    out = centred * scale[:, :, None, None]
+    out = centred * scale.reshape(list(scale.shape) + ones)
     if bias is not None:
-        out = out + bias.to(out.dtype).view(1, -1, 1, 1)
+        out = out + bias.to(out.dtype).view([1, -1] + ones)  # noqa: RUF005 (TorchScript: no starred list)
     return out.to(x.dtype)
 
 
@@ -246,19 +248,20 @@ class ChannelMapPlain(nn.Module):
         perm: torch.Tensor
         signs: torch.Tensor
 
-    def __init__(self, perm: torch.Tensor, signs: torch.Tensor | None) -> None:
+    def __init__(self, perm: torch.Tensor, signs: torch.Tensor | None, spatial_dims: int = 2) -> None:
         super().__init__()
+        self.spatial_dims = int(spatial_dims)
         self.register_buffer("perm", perm.clone(), persistent=False)
         self.has_signs = signs is not None
         self.register_buffer("signs", (signs if signs is not None else torch.ones(1)).clone(), persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return channel_map(x, self.perm, self.signs if self.has_signs else None)
+        return channel_map(x, self.perm, self.signs if self.has_signs else None, self.spatial_dims)
 
 
-def channel_map(x: torch.Tensor, perm: torch.Tensor, signs: torch.Tensor | None) -> torch.Tensor:
-    """Reorder (and sign) the channels, axis ``-3``: ``(..., C, H, W)``."""
-    y = x.index_select(-3, perm)
+def channel_map(x: torch.Tensor, perm: torch.Tensor, signs: torch.Tensor | None, spatial_dims: int = 2) -> torch.Tensor:
+    """Reorder (and sign) the channels, axis ``-3`` of ``(..., C, H, W)`` (``-4`` of ``(..., C, D, H, W)``)."""
+    y = x.index_select(-(spatial_dims + 1), perm)
     if signs is not None:
-        y = y * signs.to(y.dtype)[:, None, None]
+        y = y * signs.to(y.dtype).view([-1] + [1] * spatial_dims)
     return y

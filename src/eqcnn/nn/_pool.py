@@ -8,13 +8,24 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .._checks import check_choice, check_int, pair
+from .._checks import check_choice, check_int, ntuple
 from ..fields import FieldType
-from ._fieldutil import check_field_type, require_permutation
+from ._fieldutil import check_dims, check_field_type, require_permutation
 from ._module import EquivariantModule
 from ._plain import FieldPoolPlain, pool_fields
 
-__all__ = ["AdaptiveAvgPool2d", "AdaptiveMaxPool2d", "AvgPool2d", "BlurPool2d", "GroupPool", "MaxPool2d"]
+__all__ = [
+    "AdaptiveAvgPool2d",
+    "AdaptiveAvgPool3d",
+    "AdaptiveMaxPool2d",
+    "AdaptiveMaxPool3d",
+    "AvgPool2d",
+    "AvgPool3d",
+    "BlurPool2d",
+    "GroupPool",
+    "MaxPool2d",
+    "MaxPool3d",
+]
 
 _EXACT_NOTE = (
     "A stride-``s`` window of size ``k`` keeps the sampled grid symmetric, hence "
@@ -23,8 +34,8 @@ _EXACT_NOTE = (
 )
 
 
-def _fmt(v: tuple[int, int]) -> Any:
-    return v[0] if v[0] == v[1] else v
+def _fmt(v: tuple[int, ...]) -> Any:
+    return v[0] if len(set(v)) == 1 else v
 
 
 class MaxPool2d(EquivariantModule):
@@ -49,25 +60,33 @@ class MaxPool2d(EquivariantModule):
         torch.Size([1, 8, 5, 5])
     """
 
+    _dims = 2
+    _pool: Any = staticmethod(F.max_pool2d)
+    _torch_pool: type[nn.Module] = nn.MaxPool2d
+
     def __init__(
         self,
         in_type: FieldType,
-        kernel_size: int | tuple[int, int],
-        stride: int | tuple[int, int] | None = None,
-        padding: int | tuple[int, int] = 0,
-        dilation: int | tuple[int, int] = 1,
+        kernel_size: int | tuple[int, ...],
+        stride: int | tuple[int, ...] | None = None,
+        padding: int | tuple[int, ...] = 0,
+        dilation: int | tuple[int, ...] = 1,
         return_indices: bool = False,
         ceil_mode: bool = False,
     ) -> None:
         super().__init__()
         check_field_type("in_type", in_type)
-        require_permutation(in_type, "MaxPool2d", "use AvgPool2d or BlurPool2d, or NormPool for invariant norms")
+        name, n = type(self).__name__, self._dims
+        check_dims(name, in_type, n)
+        self.spatial_dims = n
+        require_permutation(in_type, name, f"use AvgPool{n}d{' or BlurPool2d' if n == 2 else ''}, or NormPool for "
+                            "invariant norms")  # fmt: skip
         self.return_indices = bool(return_indices)
         self.in_type = self.out_type = in_type
-        self.kernel_size = pair("kernel_size", kernel_size, minimum=1)
-        self.stride = self.kernel_size if stride is None else pair("stride", stride, minimum=1)
-        self.padding = pair("padding", padding, minimum=0)
-        self.dilation = pair("dilation", dilation, minimum=1)
+        self.kernel_size = ntuple("kernel_size", kernel_size, n, minimum=1)
+        self.stride = self.kernel_size if stride is None else ntuple("stride", stride, n, minimum=1)
+        self.padding = ntuple("padding", padding, n, minimum=0)
+        self.dilation = ntuple("dilation", dilation, n, minimum=1)
         self.ceil_mode = bool(ceil_mode)
         if any(p * 2 > k for p, k in zip(self.padding, self.kernel_size)):
             raise ValueError(f"`padding` (={padding}) must be at most half of `kernel_size` (={kernel_size})")
@@ -75,13 +94,13 @@ class MaxPool2d(EquivariantModule):
     def forward(self, x: torch.Tensor) -> Any:
         self.check_input(x)
         if self.return_indices:
-            return F.max_pool2d(
+            return self._pool(
                 x, self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode, return_indices=True
             )
-        return F.max_pool2d(x, self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode)
+        return self._pool(x, self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode)
 
     def export(self) -> nn.Module:
-        return nn.MaxPool2d(
+        return self._torch_pool(
             self.kernel_size,
             self.stride,
             self.padding,
@@ -94,9 +113,9 @@ class MaxPool2d(EquivariantModule):
         s = f"{self.in_type!r}, kernel_size={_fmt(self.kernel_size)}"
         if self.stride != self.kernel_size:
             s += f", stride={_fmt(self.stride)}"
-        if self.padding != (0, 0):
+        if any(self.padding):
             s += f", padding={_fmt(self.padding)}"
-        if self.dilation != (1, 1):
+        if any(d != 1 for d in self.dilation):
             s += f", dilation={_fmt(self.dilation)}"
         if self.return_indices:
             s += ", return_indices=True"
@@ -125,23 +144,30 @@ class AvgPool2d(EquivariantModule):
         torch.Size([1, 2, 4, 4])
     """
 
+    _dims = 2
+    _pool: Any = staticmethod(F.avg_pool2d)
+    _torch_pool: type[nn.Module] = nn.AvgPool2d
+
     def __init__(
         self,
         in_type: FieldType,
-        kernel_size: int | tuple[int, int],
-        stride: int | tuple[int, int] | None = None,
-        padding: int | tuple[int, int] = 0,
+        kernel_size: int | tuple[int, ...],
+        stride: int | tuple[int, ...] | None = None,
+        padding: int | tuple[int, ...] = 0,
         ceil_mode: bool = False,
         count_include_pad: bool = True,
         divisor_override: int | None = None,
     ) -> None:
         super().__init__()
         check_field_type("in_type", in_type)
+        n = self._dims
+        check_dims(type(self).__name__, in_type, n)
+        self.spatial_dims = n
         self.divisor_override = None if divisor_override is None else check_int("divisor_override", divisor_override, 1)
         self.in_type = self.out_type = in_type
-        self.kernel_size = pair("kernel_size", kernel_size, minimum=1)
-        self.stride = self.kernel_size if stride is None else pair("stride", stride, minimum=1)
-        self.padding = pair("padding", padding, minimum=0)
+        self.kernel_size = ntuple("kernel_size", kernel_size, n, minimum=1)
+        self.stride = self.kernel_size if stride is None else ntuple("stride", stride, n, minimum=1)
+        self.padding = ntuple("padding", padding, n, minimum=0)
         self.ceil_mode = bool(ceil_mode)
         self.count_include_pad = bool(count_include_pad)
         if any(p * 2 > k for p, k in zip(self.padding, self.kernel_size)):
@@ -149,7 +175,7 @@ class AvgPool2d(EquivariantModule):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self.check_input(x)
-        return F.avg_pool2d(
+        return self._pool(
             x,
             self.kernel_size,
             self.stride,
@@ -160,7 +186,7 @@ class AvgPool2d(EquivariantModule):
         )
 
     def export(self) -> nn.Module:
-        return nn.AvgPool2d(
+        return self._torch_pool(
             self.kernel_size, self.stride, self.padding, self.ceil_mode, self.count_include_pad, self.divisor_override
         )
 
@@ -168,7 +194,7 @@ class AvgPool2d(EquivariantModule):
         s = f"{self.in_type!r}, kernel_size={_fmt(self.kernel_size)}"
         if self.stride != self.kernel_size:
             s += f", stride={_fmt(self.stride)}"
-        if self.padding != (0, 0):
+        if any(self.padding):
             s += f", padding={_fmt(self.padding)}"
         if self.ceil_mode:
             s += ", ceil_mode=True"
@@ -182,19 +208,17 @@ class AvgPool2d(EquivariantModule):
 AvgPool2d.__doc__ = (AvgPool2d.__doc__ or "").replace("{note}", _EXACT_NOTE)
 
 
-def _output_size(name: str, value: Any) -> tuple[int | None, int | None]:
-    """An int, or a pair of ints and ``None`` (keep that input size), as torch's adaptive pools take."""
+def _output_size(name: str, value: Any, n: int = 2) -> tuple[int | None, ...]:
+    """An int, or ``n`` ints and ``None`` (keep that input size), as torch's adaptive pools take."""
+    what = "a pair" if n == 2 else f"a tuple of {n}"
     if isinstance(value, (tuple, list)):
-        if len(value) != 2:
-            raise ValueError(f"`{name}` must be an int or a pair of ints or None, got {value!r}")
-        return (
-            None if value[0] is None else check_int(name, value[0], 1),
-            None if value[1] is None else check_int(name, value[1], 1),
-        )
+        if len(value) != n:
+            raise ValueError(f"`{name}` must be an int or {what} of ints or None, got {value!r}")
+        return tuple(None if v is None else check_int(name, v, 1) for v in value)
     if value is None:
-        raise TypeError(f"`{name}` must be an int or a pair of ints or None, got None (use (None, None))")
+        raise TypeError(f"`{name}` must be an int or {what} of ints or None, got None (use {tuple([None] * n)!r})")
     v = check_int(name, value, 1)
-    return (v, v)
+    return (v,) * n
 
 
 class AdaptiveAvgPool2d(EquivariantModule):
@@ -224,16 +248,26 @@ class AdaptiveAvgPool2d(EquivariantModule):
 
     _torch: type[nn.Module] = nn.AdaptiveAvgPool2d
     _needs_permutation = False
+    _dims = 2
+    _pool: Any = staticmethod(F.adaptive_avg_pool2d)
 
     def __init__(self, in_type: FieldType, output_size: int | tuple[int | None, int | None]) -> None:
         super().__init__()
         check_field_type("in_type", in_type)
+        n = self._dims
+        check_dims(type(self).__name__, in_type, n)
+        self.spatial_dims = n
         if self._needs_permutation:
-            require_permutation(in_type, type(self).__name__, "use AdaptiveAvgPool2d instead")
+            require_permutation(in_type, type(self).__name__, f"use AdaptiveAvgPool{n}d instead")
         self.in_type = self.out_type = in_type
-        self.output_size = _output_size("output_size", output_size)
+        self.output_size = _output_size("output_size", output_size, n)
         group = in_type.group
-        if self.output_size[0] != self.output_size[1] and group.N > 2:
+        if n == 3 and len(set(self.output_size)) > 1 and group.order > 1:
+            raise ValueError(
+                f"`output_size` (={output_size!r}) must be the same along the three axes for {group!r}: its rotations "
+                "exchange the axes, and pooling to a non-cubic output is not equivariant under them"
+            )
+        if n == 2 and self.output_size[0] != self.output_size[1] and group.N > 2:
             raise ValueError(
                 f"`output_size` (={output_size!r}) must be the same along both axes for {group!r}: its rotations "
                 "swap the axes, and pooling to a non-square output is not equivariant under them"
@@ -241,22 +275,23 @@ class AdaptiveAvgPool2d(EquivariantModule):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self.check_input(x)
-        return F.adaptive_avg_pool2d(x, self.output_size)  # None entries: keep that input size
+        return self._pool(x, self.output_size)  # None entries: keep that input size
 
     def export(self) -> nn.Module:
         return self._torch(self.output_size)
 
     def extra_repr(self) -> str:
         size = self.output_size
-        return f"{self.in_type!r}, output_size={size if size[0] is None or size[0] != size[1] else size[0]}"
+        return f"{self.in_type!r}, output_size={size if size[0] is None or len(set(size)) > 1 else size[0]}"
 
 
 class AdaptiveMaxPool2d(AdaptiveAvgPool2d):
     """``torch.nn.AdaptiveMaxPool2d`` on trivial and regular fields (exact at every size, and ``output_size``
     checked, as the average version); ``return_indices`` as in :class:`MaxPool2d`."""
 
-    _torch = nn.AdaptiveMaxPool2d
+    _torch: type[nn.Module] = nn.AdaptiveMaxPool2d
     _needs_permutation = True
+    _pool: Any = staticmethod(F.adaptive_max_pool2d)
 
     def __init__(
         self, in_type: FieldType, output_size: int | tuple[int | None, int | None], return_indices: bool = False
@@ -268,14 +303,55 @@ class AdaptiveMaxPool2d(AdaptiveAvgPool2d):
         self.check_input(x)
         size: Any = self.output_size  # None entries: keep that input size
         if self.return_indices:
-            return F.adaptive_max_pool2d(x, size, True)
-        return F.adaptive_max_pool2d(x, size)
+            return self._pool(x, size, True)
+        return self._pool(x, size)
 
     def export(self) -> nn.Module:
-        return nn.AdaptiveMaxPool2d(self.output_size, self.return_indices)  # type: ignore[arg-type]
+        return self._torch(self.output_size, self.return_indices)  # type: ignore[call-arg]
 
     def extra_repr(self) -> str:
         return super().extra_repr() + (", return_indices=True" if self.return_indices else "")
+
+
+class MaxPool3d(MaxPool2d):
+    """``torch.nn.MaxPool3d`` on trivial and regular fields of volumes (see :class:`MaxPool2d`): exact for
+    every octahedral element when the sampled grid is symmetric on each axis.
+
+    Example:
+        >>> import torch, eqcnn
+        >>> from eqcnn import nn as enn
+        >>> enn.MaxPool3d(eqcnn.Octahedral().regular(1), 2)(torch.randn(1, 24, 8, 8, 8)).shape
+        torch.Size([1, 24, 4, 4, 4])
+    """
+
+    _dims = 3
+    _pool: Any = staticmethod(F.max_pool3d)
+    _torch_pool = nn.MaxPool3d
+
+
+class AvgPool3d(AvgPool2d):
+    """``torch.nn.AvgPool3d`` on any fields of volumes (see :class:`AvgPool2d`)."""
+
+    _dims = 3
+    _pool: Any = staticmethod(F.avg_pool3d)
+    _torch_pool = nn.AvgPool3d
+
+
+class AdaptiveAvgPool3d(AdaptiveAvgPool2d):
+    """``torch.nn.AdaptiveAvgPool3d`` on any fields of volumes (see :class:`AdaptiveAvgPool2d`); for a group
+    with rotations the output must be cubic.  ``output_size=1`` gives invariant features."""
+
+    _torch = nn.AdaptiveAvgPool3d
+    _dims = 3
+    _pool: Any = staticmethod(F.adaptive_avg_pool3d)
+
+
+class AdaptiveMaxPool3d(AdaptiveMaxPool2d):
+    """``torch.nn.AdaptiveMaxPool3d`` on trivial and regular fields of volumes (see :class:`AdaptiveMaxPool2d`)."""
+
+    _torch = nn.AdaptiveMaxPool3d
+    _dims = 3
+    _pool: Any = staticmethod(F.adaptive_max_pool3d)
 
 
 def _binomial(n: int) -> torch.Tensor:
@@ -318,6 +394,8 @@ class BlurPool2d(EquivariantModule):
     ) -> None:
         super().__init__()
         check_field_type("in_type", in_type)
+        check_dims("BlurPool2d", in_type, 2)
+        self.spatial_dims = 2
         self.stride = check_int("stride", stride, minimum=1)
         self.filter_size = check_int("filter_size", filter_size, minimum=1)
         if self.filter_size % 2 == 0:
@@ -422,8 +500,8 @@ class GroupPool(EquivariantModule):
         self._runs = in_type.channel_runs()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        self.check_input(x)
-        if x.dim() == 3:
+        dims = self.check_input(x)
+        if x.dim() == dims + 1:  # unbatched
             return pool_fields(x[None], self._runs, self.mode)[0]
         return pool_fields(x, self._runs, self.mode)
 

@@ -69,15 +69,15 @@ class Restrict(EquivariantModule):
         self.register_buffer("signs", torch.as_tensor(signs, dtype=torch.float32), persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        self.check_input(x)
+        dims = self.check_input(x)
         if self.is_view:
             return x
-        return channel_map(x, self.perm, self.signs if self._has_signs else None)
+        return channel_map(x, self.perm, self.signs if self._has_signs else None, dims)
 
     def export(self) -> nn.Module:
         if self.is_view:
             return nn.Identity()
-        return ChannelMapPlain(self.perm, self.signs if self._has_signs else None)
+        return ChannelMapPlain(self.perm, self.signs if self._has_signs else None, self.in_type.spatial_dims or 2)
 
     def extra_repr(self) -> str:
         return f"{self.in_type!r}, {self.subgroup!r}"

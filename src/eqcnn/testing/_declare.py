@@ -36,7 +36,7 @@ def input_channels(model: nn.Module) -> int:
         t = getattr(m, "in_type", None)
         if isinstance(t, FieldType):
             return t.size
-        if isinstance(m, nn.Conv2d):
+        if isinstance(m, (nn.Conv2d, nn.Conv3d)):
             return m.in_channels
     raise ValueError(f"cannot tell how many input channels {type(model).__name__} takes; pass `x` or `in_type`")
 

@@ -11,7 +11,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from .._checks import check_dtype, check_int, check_number, check_tensor_arg
+from .._checks import check_dtype, check_int, check_module, check_number, check_tensor_arg
 from ..fields import FieldType
 from ..groups import GroupElement, PointGroup, Trivial
 from ..nn._exactness import _meta_probe, _trace_steps
@@ -35,6 +35,7 @@ from ._transforms import (
     transform_name,
 )
 from ._upsampled_shift import internal_period, measurement_cache, upsampling_grid
+from ._volume import is_volumetric, volume_report
 
 __all__ = ["EquivarianceReport", "ReportRow", "assert_equivariant", "equivariance_report", "grid_symmetry_problems"]
 
@@ -397,6 +398,11 @@ def equivariance_report(
             ``ratio`` times the baseline's (not applied to invariant outputs).
         rtol: tolerance of exact transforms; default ``TOLERANCES[dtype]``.
 
+    For volumes (a group of space declared or in the model's types, or a 5-D
+    ``x``) every element of the group is exact and the shifts are 3-tuples:
+    see :mod:`eqcnn.testing._volume`; the generated input is Gaussian noise
+    ``(1, C, n, n, n)`` with ``n = size`` or the smallest symmetric size from 12.
+
     Exact transforms (multiples of 90 degrees in G, reflections in Dihedral,
     shifts) pass below ``rtol``; off-grid elements of G are judged against the
     baseline, except where the output is invariant (declared ``"invariant"``,
@@ -405,6 +411,14 @@ def equivariance_report(
     nothing: those rows are reported with the baseline, as ``info`` with a note;
     angles outside G are reported with the baseline but not judged.
     """
+    if is_volumetric(model, x, group, in_type, out_type):
+        check_module("model", model)
+        if angles:
+            raise ValueError(f"`angles` (={list(angles)}) are for images; every element of a group of space is exact")
+        return volume_report(
+            model, x, group=group, in_type=in_type, out_type=out_type, output=output, transforms=transforms,
+            shifts=shifts, size=size, rtol=rtol, seed=check_int("seed", seed), dtype=dtype, device=device,
+        )  # fmt: skip
     check_model_input(model, x)
     ratio = check_number("ratio", ratio, minimum=0)
     if rtol is not None:
@@ -535,7 +549,8 @@ def assert_equivariant(model: nn.Module, x: torch.Tensor | None = None, **kwargs
         >>> report.passed
         True
     """
-    check_model_input(model, x)
+    if not is_volumetric(model, x, kwargs.get("group"), kwargs.get("in_type"), kwargs.get("out_type")):
+        check_model_input(model, x)
     report = equivariance_report(model, x, **kwargs)
     if not report.passed:
         raise AssertionError("model is not equivariant as declared\n" + str(report))

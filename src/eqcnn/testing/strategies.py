@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 
 from .._checks import check_choice, check_int, check_ints
 from ..fields import FieldType
-from ..groups import O2, SO2, Cyclic, Dihedral, PointGroup, Trivial
+from ..groups import O2, SO2, Cyclic, Dihedral, FullOctahedral, Octahedral, PointGroup, Trivial
 
 __all__ = [
     "ConvCase",
@@ -65,7 +65,7 @@ def _check_group(group: Any) -> PointGroup:
 
 
 _KINDS = ("trivial", "regular", "irrep", "quotient", "bl_regular")
-_FAMILIES = ("trivial", "cyclic", "dihedral", "so2", "o2")
+_FAMILIES = ("trivial", "cyclic", "dihedral", "so2", "o2", "octahedral", "full_octahedral")
 
 
 def groups(
@@ -76,7 +76,8 @@ def groups(
     max_frequency: int = 3,
 ) -> st.SearchStrategy[PointGroup]:
     """Trivial(), Cyclic(N) and Dihedral(N) for ``min_n <= N <= max_n``; ``"so2"`` and ``"o2"`` add
-    ``SO2(L)`` and ``O2(L)`` for ``1 <= L <= max_frequency``.
+    ``SO2(L)`` and ``O2(L)`` for ``1 <= L <= max_frequency``; ``"octahedral"`` and ``"full_octahedral"``
+    the groups of space ``Octahedral()`` and ``FullOctahedral()`` (for volumes: every element exact).
 
     ``grid_symmetric=True`` keeps the groups whose every element maps the
     pixel grid onto itself (N in 1, 2, 4), where every element is exact (no
@@ -95,6 +96,9 @@ def groups(
         options.append(st.sampled_from([Cyclic(n) for n in ns if n > 1]) if any(n > 1 for n in ns) else st.nothing())
     if "dihedral" in families and ns:
         options.append(st.sampled_from([Dihedral(n) for n in ns]))
+    for name, group in (("octahedral", Octahedral()), ("full_octahedral", FullOctahedral())):
+        if name in families:
+            options.append(st.just(group))
     for name, make in (("so2", SO2), ("o2", O2)):
         if name in families and not grid_symmetric:
             options.append(st.sampled_from([make(L) for L in range(1, max_frequency + 1)]))
