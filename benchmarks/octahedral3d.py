@@ -5,8 +5,9 @@ For each case the eqcnn layer, the plain ``torch.nn.Conv3d`` of the same expande
 installed, escnn's ``R3Conv`` over ``octaOnR3()`` / ``fullOctaOnR3()`` with the same field types
 are timed side by side in one run (interleaved rounds, the median kept): one training step is
 forward, a sum as the loss, backward.  Cold builds run in fresh interpreters: a layer (regular ->
-regular) and a three-layer model (lift, two regular -> regular convs, group pooling), from
-``import`` to the built module.  escnn keeps some group data in an on-disk cache
+regular) and a three-layer model (lift, two regular -> regular convs, group pooling), from the
+group's construction to the built module, after ``import`` (eqcnn's import is torch's plus
+~0.1 s; escnn's is reported by benchmarks/run.py).  escnn keeps some group data in an on-disk cache
 (``~/.cache/escnn`` or its ``__cache__``) between processes: its cold builds here are with that
 cache warm, as its users have it after the first run.  Peak memory is the CPU allocations of one
 training step (benchmarks/_bench_memory.py).
@@ -14,6 +15,7 @@ training step (benchmarks/_bench_memory.py).
     .venv/bin/python benchmarks/octahedral3d.py                  # writes benchmarks/results/octahedral3d/
     .venv/bin/python benchmarks/octahedral3d.py --rounds 3 --build-rounds 1 --no-escnn   # quick
     .venv/bin/python benchmarks/octahedral3d.py --device cuda   # on a GPU machine
+    .venv/bin/python benchmarks/octahedral3d.py --rounds 15 --build-rounds 0 --keep-builds  # steps again
 """
 
 from __future__ import annotations
@@ -94,9 +96,9 @@ def interleaved(steps: dict, rounds: int, device: str) -> dict:
 
 LAYER_EQCNN = """
 import json, time
-t = time.perf_counter()
 import eqcnn
 from eqcnn import nn as enn
+t = time.perf_counter()
 G = eqcnn.{group}()
 conv = enn.Conv3d(G.regular({f}), G.regular({f}), {k}, padding={k} // 2)
 print(json.dumps({{"s": time.perf_counter() - t}}))
@@ -105,8 +107,8 @@ print(json.dumps({{"s": time.perf_counter() - t}}))
 LAYER_ESCNN = """
 import json, time, warnings
 warnings.simplefilter("ignore")
-t = time.perf_counter()
 from escnn import gspaces, nn as esnn
+t = time.perf_counter()
 gs = gspaces.{gspace}()
 ft = esnn.FieldType(gs, {f} * [gs.regular_repr])
 conv = esnn.R3Conv(ft, ft, {k}, padding={k} // 2)
@@ -115,9 +117,9 @@ print(json.dumps({{"s": time.perf_counter() - t}}))
 
 MODEL_EQCNN = """
 import json, time
-t = time.perf_counter()
 import eqcnn
 from eqcnn import nn as enn
+t = time.perf_counter()
 G = eqcnn.{group}()
 r = G.regular({f})
 m = enn.Sequential(enn.Conv3d(G.trivial(1), r, 3, padding=1), enn.ReLU(r), enn.Conv3d(r, r, 3, padding=1),
@@ -128,8 +130,8 @@ print(json.dumps({{"s": time.perf_counter() - t}}))
 MODEL_ESCNN = """
 import json, time, warnings
 warnings.simplefilter("ignore")
-t = time.perf_counter()
 from escnn import gspaces, nn as esnn
+t = time.perf_counter()
 gs = gspaces.{gspace}()
 ti = esnn.FieldType(gs, [gs.trivial_repr])
 r = esnn.FieldType(gs, {f} * [gs.regular_repr])
@@ -166,6 +168,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--build-rounds", type=int, default=3)
     p.add_argument("--no-escnn", action="store_true")
     p.add_argument("--no-memory", action="store_true")
+    p.add_argument("--no-steps", action="store_true", help="only the cold builds")
+    p.add_argument("--keep-builds", action="store_true", help="with --build-rounds 0: keep the last run's builds")
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--out", default=str(Path(__file__).resolve().parent / "results" / "octahedral3d"))
     a = p.parse_args(argv)
@@ -178,7 +182,7 @@ def main(argv: list[str] | None = None) -> None:
         except ImportError:
             with_escnn = False
     rows = []
-    for name, gname, fin, fout, k, n, batch in CASES:
+    for name, gname, fin, fout, k, n, batch in [] if a.no_steps else CASES:
         G = group_of(gname)
         t_in, t_out = types(G, fin, fout)
         torch.manual_seed(0)
@@ -205,9 +209,13 @@ def main(argv: list[str] | None = None) -> None:
                 row["escnn_peak_mb"] = peak_bytes(steps["escnn"], a.device) / 2**20
         rows.append(row)
         print(row, flush=True)
-    build_rows = builds(a.build_rounds, with_escnn) if a.build_rounds > 0 else []
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
+    build_rows = builds(a.build_rounds, with_escnn) if a.build_rounds > 0 else []
+    kept = None
+    if a.keep_builds and not build_rows and (out / f"{a.device}.json").exists():  # the last run's builds
+        previous = json.loads((out / f"{a.device}.json").read_text())
+        build_rows, kept = previous.get("builds", []), previous.get("command")
     report = {
         "command": " ".join([Path(sys.argv[0]).name, *(argv if argv is not None else sys.argv[1:])]),
         "device": a.device,
@@ -215,6 +223,7 @@ def main(argv: list[str] | None = None) -> None:
         "torch": torch.__version__,
         "steps": rows,
         "builds": build_rows,
+        "builds_command": kept or None,
     }
     (out / f"{a.device}.json").write_text(json.dumps(report, indent=2) + "\n")
     lines = [

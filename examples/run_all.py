@@ -24,6 +24,7 @@ EXAMPLES: dict[str, list[str]] = {
     "test_plain_model": [sys.executable],
     "export_onnx": [sys.executable],
     "segmentation": [sys.executable],
+    "volumes": [sys.executable],
     "ddp_train": TORCHRUN,
 }
 

@@ -35,10 +35,15 @@ BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
             ["--quick", "--device", "cpu", "--cases", "C8 gpu", "--autocast", "--rounds", "1", "--no-memory"],
             "| cpu | C8 gpu 16->16 fields k5 64px b32 | eval_bf16 |",
         ),
+        (  # the octahedral 3-D layers against torch's Conv3d (escnn's R3Conv takes minutes to build: off)
+            "octahedral3d.py",
+            ["--rounds", "1", "--build-rounds", "0", "--no-escnn", "--no-memory"],
+            "| O lift 1->2 k3 | 1->48 k3 4x24^3 |",
+        ),
     ],
 )
 def test_benchmark_script_runs(script, args, expect, tmp_path):
-    if script == "run.py":
+    if script in ("run.py", "octahedral3d.py"):
         args = [*args, "--out", str(tmp_path)]  # not over the committed results
     out = subprocess.run(
         [sys.executable, str(BENCH / script), *args], capture_output=True, text=True, timeout=600, check=False

@@ -265,3 +265,40 @@ def test_resnet3d_is_invariant_and_has_the_fields_num_fields_gives(G):
     assert report.judged == G.order - 1
     with pytest.raises(ValueError, match=r"acts on volumes, but ResNet is for images; use ResNet3d"):
         eqcnn.models.ResNet(G)
+
+
+def test_trivial_conv3d_gets_torchs_initialisation_variance():
+    torch.manual_seed(0)
+    conv = enn.Conv3d(T.trivial(16), T.trivial(64), 5)
+    assert abs(conv.weight.var().item() * 16 * 125 / 2 - 1) < 0.05  # He: 2 / fan_in, fan_in = 16 * 5^3
+
+
+def test_unbatched_volumes_through_trivial_containers():
+    model = ResNet3d(T, widths=(4, 4, 4), num_classes=3).eval()
+    x = torch.randn(1, 9, 9, 9)
+    torch.testing.assert_close(model(x), model(x[None])[0], rtol=1e-5, atol=1e-6)
+    seq = enn.Sequential(enn.Conv3d(T.trivial(1), T.trivial(3), 3), enn.ReLU(T.trivial(3)), enn.GroupPool(T.trivial(3)))
+    assert seq(x).shape == (3, 7, 7, 7)
+
+
+def test_group_norm_and_fourier_layers_take_volumes():
+    gn = enn.GroupNorm(2, T.trivial(2))
+    assert gn(torch.randn(1, 2, 1, 1, 5)).shape == (1, 2, 1, 1, 5)  # 5 values per group: torch takes it too
+    t = O.irreps_field("A1") + O.irreps_field("T1")
+    layer = enn.FourierELU(t)  # sampled on the 24 elements: exact for a finite group
+    x = torch.randn(2, t.size, 5, 5, 5)
+    assert layer(x).shape == x.shape
+    assert check_all_elements(layer, x) < 1e-5
+
+
+def test_more_mixing_errors():
+    with pytest.raises(ValueError, match=r"`basis` \(='harmonic'\) must be 'pixel'"):
+        enn.Conv3d(T.trivial(1), T.trivial(1), 3, basis="harmonic")
+    with pytest.raises(ValueError, match=r"BlurPool2d has no 3-D version"):
+        enn.BlurPool2d(O.regular(1))
+    with pytest.raises(ValueError, match=r"`size` must be an int or \(D, H, W\) for a model of volumes, got \(9, 9\)"):
+        enn.exact_input_sizes(enn.Sequential(enn.Conv3d(O.trivial(1), O.regular(1), 3)), (9, 9))
+    with pytest.raises(ValueError, match=r"is not a subgroup of Trivial\(\), which has one element"):
+        T.regular(1).restrict(O)
+    with pytest.raises(ValueError, match=r"`kernel_size` must be odd and cubic for Octahedral\(\).*\(3, 3, 5\); use 5"):
+        enn.Conv3d(O.trivial(1), O.regular(1), (3, 3, 5))

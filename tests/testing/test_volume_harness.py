@@ -86,7 +86,7 @@ def test_explicit_transforms_and_bad_ones():
     g = O.elements[3]
     report = assert_equivariant(net, size=7, transforms=[g, (1, 0, 0)])
     assert [r.transform for r in report.rows] == [repr(g), "shift (1, 0, 0)"]
-    with pytest.raises(ValueError, match=r"a shift of a volume is a tuple \(dd, dh, dw\) of 3 ints, got \(1, 0\)"):
+    with pytest.raises(ValueError, match=r"a shift of a volume is a tuple \(dd, dh, dw\) of 3 ints.*got \(1, 0\)"):
         equivariance_report(net, size=7, transforms=[(1, 0)])
     with pytest.raises(ValueError, match=r"is not an element of Octahedral\(\)"):
         equivariance_report(net, size=7, transforms=[OH.elements[30]])
@@ -107,3 +107,76 @@ def test_property_every_field_type_pair_is_exact(G, data):
         assert "no equivariant" in str(e)
         return
     assert_equivariant(conv, size=data.draw(st.integers(4, 7)))
+
+
+@pytest.mark.parametrize(
+    ("name", "factory", "size"),
+    [
+        ("valid padding", lambda: enn.Conv3d(O.trivial(1), O.regular(1), 5), 12),
+        (
+            "two strides",
+            lambda: enn.Sequential(
+                enn.Conv3d(O.trivial(1), O.regular(1), 3, stride=2, padding=1),
+                enn.Conv3d(O.regular(1), O.regular(1), 3, stride=2, padding=1),
+            ),
+            13,
+        ),
+        ("upsampling", lambda: enn.ConvTranspose3d(O.regular(1), O.regular(1), 3, stride=2, padding=1), 7),
+        ("dilation", lambda: enn.Conv3d(O.regular(1), O.regular(1), 3, padding=2, dilation=2), 9),
+        ("trivial 3-D conv", lambda: enn.Conv3d(T.trivial(1), T.trivial(2), 3, padding=1), 8),
+        ("plain 3-D conv", lambda: torch.nn.Conv3d(2, 2, 3, padding=1, dilation=1), 8),
+    ],
+    ids=lambda v: v if isinstance(v, str) else "",
+)
+def test_correct_models_of_every_layout_pass_with_their_shifts_judged(name, factory, size):
+    model = factory()
+    group = T if name.startswith(("trivial", "plain")) else None
+    report = assert_equivariant(model, size=size, group=group)
+    shifts = [r for r in report.rows if r.transform.startswith("shift")]
+    assert shifts and all(r.status == "pass" for r in shifts), str(report)
+    assert report.input_shape[2:] == (size,) * 3
+
+
+def test_the_shift_check_fails_a_layer_that_moves_its_output_by_the_wrong_amount():
+    class Shifted(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = torch.nn.Conv3d(1, 1, 3, padding=1)
+
+        def forward(self, x):  # an upsampled output that a size ratio would read as equivariant
+            return torch.nn.functional.interpolate(self.conv(x), scale_factor=2, mode="nearest")
+
+    report = equivariance_report(Shifted(), torch.randn(1, 1, 8, 8, 8), group=T)
+    assert any(r.status == "FAIL" for r in report.rows if r.transform.startswith("shift"))
+
+
+def test_volume_inputs_and_options_are_checked():
+    net = small_net(O)
+    with pytest.raises(ValueError, match=r"`x` must be a cube for Octahedral\(\).*got spatial shape \(5, 6, 7\)"):
+        equivariance_report(net, torch.randn(1, 1, 5, 6, 7))
+    with pytest.raises(ValueError, match=r"`x` must be a floating point volume"):
+        equivariance_report(net, torch.ones(1, 1, 5, 5, 5, dtype=torch.long))
+    with pytest.raises(ValueError, match=r"`rtol` must be a finite number >= 0, got -1.0"):
+        equivariance_report(net, size=7, rtol=-1.0)
+    with pytest.raises(ValueError, match=r"`ratio` \(=0.5\) is for images"):
+        equivariance_report(net, size=7, ratio=0.5)
+    with pytest.raises(ValueError, match=r"a shift of a volume is a tuple \(dd, dh, dw\) of 3 ints.*got 90"):
+        equivariance_report(net, size=7, transforms=[90])
+    with pytest.raises(ValueError, match=r"the shift \(7, 0, 0\) must be smaller than the input's side 7"):
+        equivariance_report(net, size=7, shifts=[(7, 0, 0)])
+
+    class DropAxis(torch.nn.Module):
+        def forward(self, x):
+            return x[..., 0]
+
+    with pytest.raises(ValueError, match=r"expected \(B, 24, D, H, W\) or \(B, 24\)"):
+        equivariance_report(DropAxis(), torch.randn(1, 24, 5, 5, 5), out_type=O.regular(1), in_type=O.regular(1))
+
+
+def test_a_global_model_says_that_no_shift_was_judged():
+    class GlobalMean(torch.nn.Module):
+        def forward(self, x):
+            return x - x.mean(dim=(2, 3, 4), keepdim=True)
+
+    report = equivariance_report(GlobalMean(), torch.randn(1, 1, 7, 7, 7), group=O)
+    assert any("no shift was judged" in n for n in report.notes)

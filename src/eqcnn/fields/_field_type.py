@@ -8,7 +8,7 @@ from functools import cached_property
 import numpy as np
 import torch
 
-from .._checks import check_int, check_tensor, describe
+from .._checks import check_choice, check_int, check_tensor, describe
 from ..groups import GroupElement, PointGroup, Representation
 from ._spatial import Interpolation, move_voxels, rotate_pixels
 
@@ -251,9 +251,10 @@ class FieldType:
             g: an element of ``self.group``.
         """
         self.group._check_member(g, "g")
+        check_choice("interpolation", interpolation, ("bilinear", "bicubic", "nearest"))
         dims = check_tensor(x, self.size, f"{self!r}.transform", self.spatial_dims)
         if self.group.order == 1:
-            return x
+            return x.clone()  # (a new tensor, as for every other element)
         if dims == 3:
             return self.transform_fibres(move_voxels(x, g.matrix().round().astype(int)), g)
         y = rotate_pixels(x, g.angle, g.reflection, interpolation=interpolation)

@@ -9,8 +9,8 @@ the tensor's axis order.  So every element moves voxels onto voxels: a
 permutation of the spatial axes and flips, exact in floating point, the way
 quarter turns and mirrors are exact on pixels.
 
-Elements are listed rotations first (the identity, then the other 23 in the
-lexicographic order of their matrices), then, for O_h, each rotation times the
+Elements are listed rotations first (the identity, then the other 23 in
+descending lexicographic order of their matrices' entries, row by row), then, for O_h, each rotation times the
 inversion in the same order: ``element.index = rotation + 24 * reflection``.
 That is the channel order of a regular field.
 
@@ -40,7 +40,9 @@ __all__ = ["FullOctahedral", "Octahedral", "OctahedralElement", "SpatialGroup"]
 
 
 def _rotation_matrices() -> np.ndarray:
-    """The 24 signed permutation matrices of determinant +1: the identity, then lexicographic order."""
+    """The 24 signed permutation matrices of determinant +1: the identity, then descending lexicographic order
+    of their entries (row by row).  Fixed: it is the channel order of regular fields, so saved weights
+    depend on it."""
     mats = []
     for perm in itertools.permutations(range(3)):
         for signs in itertools.product((1, -1), repeat=3):

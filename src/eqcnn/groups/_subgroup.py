@@ -65,10 +65,13 @@ def check_subgroup(name: str, subgroup: object, group: PointGroup) -> PointGroup
     if not isinstance(subgroup, PointGroup):
         raise TypeError(f"`{name}` must be an eqcnn group (e.g. Cyclic(M) with M dividing {group.N}), got {subgroup!r}")
     if not is_subgroup(subgroup, group) and 3 in (group.spatial_dims, subgroup.spatial_dims):
+        if group.order == 1:
+            raise ValueError(f"`{name}` (={subgroup!r}) is not a subgroup of {group!r}, which has one element")
         which = "Octahedral() and Trivial()" if group.has_reflections else "Trivial()"
+        why = "groups of space and of the plane do not mix" if subgroup.spatial_dims != 3 else "it is larger"
         raise ValueError(
-            f"`{name}` (={subgroup!r}) is not a subgroup of {group!r}: groups of space and of the plane do not "
-            f"mix; the proper subgroups eqcnn has are {which}"
+            f"`{name}` (={subgroup!r}) is not a subgroup of {group!r}: {why}; the proper subgroups eqcnn has are "
+            f"{which}"
         )
     if not is_subgroup(subgroup, group):
         kinds = "Cyclic(M) or Dihedral(M)" if group.has_reflections else "Cyclic(M)"

@@ -40,6 +40,8 @@ def _coords(k: int) -> np.ndarray:
 @lru_cache(maxsize=64)
 def voxel_images(group, k: int) -> np.ndarray:
     """``images[g, s]``: the voxel that voxel ``s`` of a ``k**3`` grid goes to under element ``g`` (an int array)."""
+    if group.spatial_dims != 3:
+        raise ValueError(f"voxel grids are moved by the groups of space (Octahedral, FullOctahedral), got {group!r}")
     pts = _coords(k)
     c = (k - 1) / 2
     out = np.zeros((group.order, k**3), dtype=np.int64)

@@ -211,6 +211,9 @@ class ResNet3d(ResNet):
     regular -> regular weights are ``|G| k^3`` per field pair).  The logits are
     exactly invariant to every element of the group at sizes where the strides
     keep the grid symmetric (``n % 4 == 1`` for three stages, e.g. 17, 21, 33).
+    The classifier sees one invariant number per field of the last stage (group
+    pooling, then average pooling): keep enough fields there for the classes
+    (``Octahedral()`` with ``widths[-1]=16`` gives 3; ``width`` scales them).
 
     Shapes: ``(B, in_channels, D, H, W) -> (B, num_classes)``.
 

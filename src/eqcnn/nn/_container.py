@@ -249,7 +249,11 @@ class Sequential(EquivariantModule, nn.Sequential):
         return self.__mul__(other)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        self.check_input(x)
+        dims = self.check_input(x)
+        if x.dim() == dims + 1 and self.input_dims() is not None:
+            # unbatched, of a known dimension: run as a batch of one, so no layer inside (a pointwise one over
+            # Trivial(), which serves images and volumes) has to guess what a 4-D tensor is
+            return self.forward(x[None])[0]
         for m in self:
             x = m(x)
         return x
@@ -322,7 +326,9 @@ class ResidualBlock(EquivariantModule):
         self.out_type = body.out_type if post is None else post.out_type
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        self.check_input(x)
+        dims = self.check_input(x)
+        if x.dim() == dims + 1 and self.input_dims() is not None:  # unbatched: as a batch of one (see Sequential)
+            return self.forward(x[None])[0]
         y = self.body(x) + (x if self.shortcut is None else self.shortcut(x))
         return y if self.post is None else self.post(y)
 

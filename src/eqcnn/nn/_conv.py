@@ -80,7 +80,7 @@ class _ConvNd(ExpandedFilterModule):
         self.stride = ntuple("stride", stride, n, minimum=1)
         self.dilation = ntuple("dilation", dilation, n, minimum=1)
         if group.order > 1 and (len(set(kernel)) > 1 or kernel[0] % 2 == 0):
-            odd = kernel[0] + 1 if kernel[0] % 2 == 0 else kernel[0]
+            odd = max(kernel) + 1 - max(kernel) % 2  # the smallest odd size holding the largest side
             shape = "square" if n == 2 else "cubic"
             raise ValueError(
                 f"`kernel_size` must be odd and {shape} for {group!r} (an even filter's centre moves "
@@ -92,7 +92,7 @@ class _ConvNd(ExpandedFilterModule):
         self.in_type = in_type
         self.out_type = out_type
         self.basis_kind = default_basis_kind(group) if basis == "auto" else basis
-        if n == 3 and group.order > 1 and self.basis_kind != "pixel":
+        if n == 3 and self.basis_kind != "pixel":
             raise ValueError(
                 f"`basis` (={basis!r}) must be 'pixel' (the voxel basis, exact) or 'auto' for {group!r}: the harmonic "
                 "bases are planar"

@@ -26,47 +26,8 @@ from ._filter_bank import (
 __all__ = ["ConvTranspose2d", "ConvTranspose3d"]
 
 
-class ConvTranspose2d(ExpandedFilterModule):
-    r"""Transposed 2-D convolution from ``in_type`` fields to ``out_type`` fields, equivariant by construction.
-
-    Its weight (``torch.nn.ConvTranspose2d``'s ``(in_channels, out_channels, k, k)``)
-    is an equivariant filter bank of a convolution from ``out_type`` to
-    ``in_type`` (from :func:`eqcnn.kernels.kernel_basis`); the transpose
-    (adjoint) of an equivariant map between orthogonal representations is
-    equivariant for the swapped types, so
-
-        ``deconv(in_type.transform(x, g)) == out_type.transform(deconv(x), g)``
-
-    exactly for the grid symmetries in the group when ``output_padding == 0``
-    (a non-zero ``output_padding``, or an ``output_size`` in :meth:`forward`
-    larger than the smallest one, adds rows on one side only, which breaks the
-    symmetry of the output grid), approximately for other angles with
-    ``stride=1``.  With a larger stride the input is spread on a grid with
-    zeros between its pixels, whose aliases do not turn by 45 degrees: a
-    randomly initialised layer is then no closer to equivariance at such angles
-    than a plain one (C8, k=3, stride 2: relative error 0.2-1.8, plain
-    0.5-1.9), unless its filter learns to interpolate; to upsample with
-    approximate equivariance at every angle use :class:`Upsample` followed by a
-    :class:`Conv2d`.  With ``eqcnn.Trivial()`` it is exactly
-    ``torch.nn.ConvTranspose2d``.
-
-    Arguments follow ``torch.nn.ConvTranspose2d``; ``padding_mode`` must be
-    ``"zeros"`` (as in torch); ``groups`` must be 1 except for ``Trivial()``
-    with the pixel basis (the weight then has torch's grouped layout
-    ``(in_channels, out_channels / groups, kh, kw)``); ``basis`` as in :class:`Conv2d`.
-
-    Shapes: ``(B, in_type.size, H, W) -> (B, out_type.size, H', W')`` with
-    ``H' = (H - 1) * stride - 2 * padding + dilation * (k - 1) + output_padding + 1``,
-    or ``output_size`` when :meth:`forward` is given one.
-
-    Example:
-        >>> import torch, eqcnn
-        >>> from eqcnn import nn as enn
-        >>> G = eqcnn.Cyclic(4)
-        >>> up = enn.ConvTranspose2d(G.regular(4), G.regular(2), 3, stride=2, padding=1)
-        >>> up(torch.randn(1, 16, 8, 8)).shape
-        torch.Size([1, 8, 15, 15])
-    """
+class _ConvTransposeNd(ExpandedFilterModule):
+    """The transposed convolution of :class:`ConvTranspose2d` and :class:`ConvTranspose3d`."""
 
     _dims = 2
     _conv = staticmethod(F.conv_transpose2d)
@@ -76,13 +37,13 @@ class ConvTranspose2d(ExpandedFilterModule):
         self,
         in_type: FieldType,
         out_type: FieldType,
-        kernel_size: int | tuple[int, int],
-        stride: int | tuple[int, int] = 1,
-        padding: int | tuple[int, int] = 0,
-        output_padding: int | tuple[int, int] = 0,
+        kernel_size: int | tuple[int, ...],
+        stride: int | tuple[int, ...] = 1,
+        padding: int | tuple[int, ...] = 0,
+        output_padding: int | tuple[int, ...] = 0,
         groups: int = 1,
         bias: bool = True,
-        dilation: int | tuple[int, int] = 1,
+        dilation: int | tuple[int, ...] = 1,
         padding_mode: str = "zeros",
         device: Any = None,
         dtype: Any = None,
@@ -105,7 +66,11 @@ class ConvTranspose2d(ExpandedFilterModule):
         kernel = ntuple("kernel_size", kernel_size, n, minimum=1)
         if group.order > 1 and (len(set(kernel)) > 1 or kernel[0] % 2 == 0):
             shape = "square" if n == 2 else "cubic"
-            raise ValueError(f"`kernel_size` must be odd and {shape} for {group!r}, got {kernel_size!r}")
+            odd = max(kernel) + 1 - max(kernel) % 2
+            raise ValueError(
+                f"`kernel_size` must be odd and {shape} for {group!r} (an even filter's centre moves under a "
+                f"rotation or reflection), got {kernel_size!r}; use {odd}"
+            )
         self.kernel_size = kernel
         self.stride = ntuple("stride", stride, n, minimum=1)
         self.padding = ntuple("padding", padding, n, minimum=0)
@@ -118,7 +83,7 @@ class ConvTranspose2d(ExpandedFilterModule):
         self.padding_mode = padding_mode
         self.in_type, self.out_type = in_type, out_type
         self.basis_kind = default_basis_kind(group) if basis == "auto" else basis
-        if n == 3 and group.order > 1 and self.basis_kind != "pixel":
+        if n == 3 and self.basis_kind != "pixel":
             raise ValueError(
                 f"`basis` (={basis!r}) must be 'pixel' (the voxel basis, exact) or 'auto' for {group!r}: the harmonic "
                 "bases are planar"
@@ -154,8 +119,9 @@ class ConvTranspose2d(ExpandedFilterModule):
         self._cache = None
 
     def forward(self, x: torch.Tensor, output_size: Sequence[int] | None = None) -> torch.Tensor:
-        """Apply the layer; ``output_size`` (``(H', W')``, or the full output shape) picks the output
-        padding, as in ``torch.nn.ConvTranspose2d.forward``, in place of ``output_padding``."""
+        """Apply the layer; ``output_size`` (``(H', W')``, ``(D', H', W')`` for volumes, or the full output
+        shape) picks the output padding, as in ``torch.nn.ConvTranspose2d.forward``, in place of
+        ``output_padding``."""
         self.check_input(x)
         output_padding = self.output_padding if output_size is None else self._output_padding(x, output_size)
         filt, bias = self.expand_parameters()
@@ -232,7 +198,54 @@ class ConvTranspose2d(ExpandedFilterModule):
         return s
 
 
-class ConvTranspose3d(ConvTranspose2d):
+class ConvTranspose2d(_ConvTransposeNd):
+    r"""Transposed 2-D convolution from ``in_type`` fields to ``out_type`` fields, equivariant by construction.
+
+    Its weight (``torch.nn.ConvTranspose2d``'s ``(in_channels, out_channels, k, k)``)
+    is an equivariant filter bank of a convolution from ``out_type`` to
+    ``in_type`` (from :func:`eqcnn.kernels.kernel_basis`); the transpose
+    (adjoint) of an equivariant map between orthogonal representations is
+    equivariant for the swapped types, so
+
+        ``deconv(in_type.transform(x, g)) == out_type.transform(deconv(x), g)``
+
+    exactly for the grid symmetries in the group when ``output_padding == 0``
+    (a non-zero ``output_padding``, or an ``output_size`` in :meth:`forward`
+    larger than the smallest one, adds rows on one side only, which breaks the
+    symmetry of the output grid), approximately for other angles with
+    ``stride=1``.  With a larger stride the input is spread on a grid with
+    zeros between its pixels, whose aliases do not turn by 45 degrees: a
+    randomly initialised layer is then no closer to equivariance at such angles
+    than a plain one (C8, k=3, stride 2: relative error 0.2-1.8, plain
+    0.5-1.9), unless its filter learns to interpolate; to upsample with
+    approximate equivariance at every angle use :class:`Upsample` followed by a
+    :class:`Conv2d`.  With ``eqcnn.Trivial()`` it is exactly
+    ``torch.nn.ConvTranspose2d``.
+
+    Arguments follow ``torch.nn.ConvTranspose2d``; ``padding_mode`` must be
+    ``"zeros"`` (as in torch); ``groups`` must be 1 except for ``Trivial()``
+    with the pixel basis (the weight then has torch's grouped layout
+    ``(in_channels, out_channels / groups, kh, kw)``); ``basis`` as in :class:`Conv2d`.
+
+    Shapes: ``(B, in_type.size, H, W) -> (B, out_type.size, H', W')`` with
+    ``H' = (H - 1) * stride - 2 * padding + dilation * (k - 1) + output_padding + 1``,
+    or ``output_size`` when :meth:`forward` is given one.
+
+    Example:
+        >>> import torch, eqcnn
+        >>> from eqcnn import nn as enn
+        >>> G = eqcnn.Cyclic(4)
+        >>> up = enn.ConvTranspose2d(G.regular(4), G.regular(2), 3, stride=2, padding=1)
+        >>> up(torch.randn(1, 16, 8, 8)).shape
+        torch.Size([1, 8, 15, 15])
+    """
+
+    _dims = 2
+    _conv = staticmethod(F.conv_transpose2d)
+    _torch_cls: type[nn.Module] = nn.ConvTranspose2d
+
+
+class ConvTranspose3d(_ConvTransposeNd):
     """Transposed 3-D convolution of volumes, equivariant by construction (see :class:`ConvTranspose2d`).
 
     Over ``Octahedral()`` and ``FullOctahedral()`` its weight is a voxel-basis
@@ -251,4 +264,4 @@ class ConvTranspose3d(ConvTranspose2d):
 
     _dims = 3
     _conv = staticmethod(F.conv_transpose3d)
-    _torch_cls = nn.ConvTranspose3d
+    _torch_cls: type[nn.Module] = nn.ConvTranspose3d

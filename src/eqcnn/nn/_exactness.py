@@ -25,7 +25,7 @@ class SamplingStep:
     kernel: tuple[int, ...]  # effective: dilation * (k - 1) + 1
     stride: tuple[int, ...]
     padding: tuple[int, ...]
-    output_padding: tuple[int, ...] = (0, 0)
+    output_padding: tuple[int, ...] = ()  # () or zeros: none
 
     @property
     def is_exact(self) -> bool:
@@ -85,17 +85,17 @@ def _module_dims(module: nn.Module) -> int:
 def _sampling(module: nn.Module) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...], tuple[int, ...]] | None:
     """(effective kernel, stride, padding, output_padding) of a strided layer (2-D or 3-D), else None."""
     from ._conv import _ConvNd
-    from ._conv_transpose import ConvTranspose2d
-    from ._pool import AvgPool2d, BlurPool2d, MaxPool2d
+    from ._conv_transpose import _ConvTransposeNd
+    from ._pool import BlurPool2d, _AvgPoolNd, _MaxPoolNd
 
     if isinstance(module, BlurPool2d):
         k = module.filter_size
         return (k, k), (module.stride, module.stride), (k // 2, k // 2), (0, 0)
     n = _module_dims(module)
-    if isinstance(module, ConvTranspose2d | nn.ConvTranspose2d | nn.ConvTranspose3d):
+    if isinstance(module, _ConvTransposeNd | nn.ConvTranspose2d | nn.ConvTranspose3d):
         return (1,) * n, (1,) * n, (0,) * n, ntuple("output_padding", module.output_padding, n)
     plain = (nn.Conv2d, nn.MaxPool2d, nn.AvgPool2d, nn.Conv3d, nn.MaxPool3d, nn.AvgPool3d)
-    if isinstance(module, (_ConvNd, MaxPool2d, AvgPool2d, *plain)):
+    if isinstance(module, (_ConvNd, _MaxPoolNd, _AvgPoolNd, *plain)):
         ks = ntuple("kernel_size", module.kernel_size, n)
         st = ntuple("stride", module.stride if module.stride is not None else ks, n)  # type: ignore[arg-type]
         dil = ntuple("dilation", getattr(module, "dilation", 1), n)
@@ -110,9 +110,9 @@ def _sampling(module: nn.Module) -> tuple[tuple[int, ...], tuple[int, ...], tupl
 
 def _transpose_output_padding(module: nn.Module, x: torch.Tensor, output_size: Any) -> tuple[int, ...]:
     """The output padding a transposed conv uses for ``forward(x, output_size)``."""
-    from ._conv_transpose import ConvTranspose2d
+    from ._conv_transpose import _ConvTransposeNd
 
-    if isinstance(module, ConvTranspose2d):
+    if isinstance(module, _ConvTransposeNd):
         return module._output_padding(x, output_size)
     conv = cast(nn.ConvTranspose2d, module)
     n = _module_dims(module)
@@ -125,13 +125,13 @@ def _transpose_output_padding(module: nn.Module, x: torch.Tensor, output_size: A
 
 def _trace_steps(model: nn.Module, in_channels: int, size: tuple[int, ...]) -> tuple[SamplingStep, ...] | None:
     """Run ``model`` on a meta tensor and record the strided layers it meets (None if the size is too small)."""
-    from ._conv_transpose import ConvTranspose2d
+    from ._conv_transpose import _ConvTransposeNd
 
     steps: list[SamplingStep] = []
     handles = []
     for name, m in model.named_modules():
         info = _sampling(m)
-        transposed = isinstance(m, ConvTranspose2d | nn.ConvTranspose2d | nn.ConvTranspose3d)
+        transposed = isinstance(m, _ConvTransposeNd | nn.ConvTranspose2d | nn.ConvTranspose3d)
         if info is None or (all(v == 1 for v in info[1]) and not any(info[3]) and not transposed):
             continue  # stride 1 without output padding: always symmetric
 
@@ -227,7 +227,12 @@ def exact_input_sizes(
         (False, ((27, 27), (29, 29)))
     """
     check_module("model", model)
-    hw = ntuple("size", size, _model_dims(model) if not isinstance(size, (tuple, list)) else len(size), minimum=1)
+    dims = _model_dims(model)
+    if isinstance(size, (tuple, list)) and len(size) != dims:
+        shape = "(H, W)" if dims == 2 else "(D, H, W)"
+        raise ValueError(f"`size` must be an int or {shape} for a model of {'images' if dims == 2 else 'volumes'}, "
+                         f"got {tuple(size)!r}")  # fmt: skip
+    hw = ntuple("size", size, dims, minimum=1)
     search = check_int("search", search, minimum=0)
     if in_channels is not None:
         check_int("in_channels", in_channels, minimum=1)

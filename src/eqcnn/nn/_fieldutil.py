@@ -30,10 +30,12 @@ def check_dims(layer: str, t: FieldType, dims: int, name: str = "in_type") -> No
     if have is None or have == dims:
         return
     if dims == 2:
-        other = layer[:-2] + "3d" if layer.endswith("2d") else "the 3D layers"
+        twins = ("Conv2d", "ConvTranspose2d", "BatchNorm2d", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d",
+                 "AdaptiveMaxPool2d")  # fmt: skip
+        advice = f"use {layer[:-2]}3d" if layer in twins else f"{layer} has no 3-D version"
         raise ValueError(
             f"`{name}` of {layer} must be over a planar group (Trivial, Cyclic, Dihedral, SO2, O2): {layer} takes "
-            f"images, but {t.group!r} acts on volumes; use {other}"
+            f"images, but {t.group!r} acts on volumes; {advice}"
         )
     other = layer[:-2] + "2d" if layer.endswith("3d") else "the 2D layers"
     raise ValueError(

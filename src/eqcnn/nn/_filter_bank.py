@@ -303,21 +303,19 @@ class _InducedBlock:
 
     def build(self, dtype: torch.dtype, device: Any) -> None:
         del dtype  # (an index: no floating constants)
-        key = ("induced", self.rep_in, self.kernel_size)
-        self.tensors = [_on_device(_induced_tensor(self.rep_in, self.kernel_size), key, device)]
+        key = ("induced", self.rep_in, self.kernel_size, self.n_out, self.n_in)
+        self.tensors = [_on_device(_induced_tensor(self.rep_in, self.kernel_size, self.n_out, self.n_in), key, device)]
 
     def expand(self, coef: torch.Tensor, ks: tuple[int, ...]) -> torch.Tensor:
-        no, ni, do, di = self.n_out, self.n_in, self.d_out, self.d_in
-        rows = coef.view(no, ni, self.dim).index_select(2, self.tensors[0])  # (no, ni, N * d_in * k^3)
-        return rows.view(no, ni, do, di, *ks).transpose(1, 2).reshape(no * do, ni * di, *ks)
+        # one gather of the flat weights straight into the filter's layout (a gather along an inner axis, and
+        # a transpose after it, measured 3x slower for a 48 -> 48 k5 filter)
+        return coef.index_select(0, self.tensors[0]).view(self.n_out * self.d_out, self.n_in * self.d_in, *ks)
 
     def project(self, part: torch.Tensor) -> torch.Tensor:
         """Least squares: each weight is copied into ``d_out`` entries, so it is their mean."""
-        no, ni, do, di = self.n_out, self.n_in, self.d_out, self.d_in
-        flat = part.reshape(no, do, ni, di, -1).permute(0, 2, 1, 3, 4).reshape(no, ni, -1)
-        index = torch.from_numpy(np.array(induced_index(self.rep_in, self.kernel_size)).reshape(-1))
-        w = flat.new_zeros(no, ni, self.dim).index_add_(2, index, flat)
-        return (w / do).reshape(-1)
+        index = _induced_tensor(self.rep_in, self.kernel_size, self.n_out, self.n_in)
+        w = part.new_zeros(self.size).index_add_(0, index, part.reshape(-1))
+        return w / self.d_out
 
     def init_energies(self) -> tuple[float, float]:
         # every entry of an output channel's filter is one weight, and its sum is the sum of its weights
@@ -328,10 +326,16 @@ class _InducedBlock:
 
 
 @_shared_constant
-def _induced_tensor(rep_in: Any, kernel_size: int) -> torch.Tensor:
-    """The gather index of :class:`_InducedBlock`, ``(N * d_in * k^3,)`` int64, shared by the layers."""
+def _induced_tensor(rep_in: Any, kernel_size: int, n_out: int, n_in: int) -> torch.Tensor:
+    """The gather index of :class:`_InducedBlock`: for each entry of the block ``(n_out, N, n_in, d_in, k^3)``
+    (torch's filter layout), its position in the weights ``(n_out, n_in, d_in * k^3)``; int64, shared by the
+    layers of the same shape (as many entries as the filter)."""
+    induced = np.asarray(induced_index(rep_in, kernel_size))  # (N, d_in, k^3) into one field pair's row
+    dim = induced.shape[1] * induced.shape[2]
+    pair = (np.arange(n_out)[:, None] * n_in + np.arange(n_in)[None, :]) * dim  # (n_out, n_in)
+    full = pair[:, None, :, None] + induced.reshape(induced.shape[0], 1, dim)[None]  # (n_out, N, n_in, dim)
     with torch.inference_mode(False):
-        return torch.from_numpy(np.array(induced_index(rep_in, kernel_size)).reshape(-1))
+        return torch.from_numpy(np.ascontiguousarray(full).reshape(-1).astype(np.int64))
 
 
 class FilterBank:
@@ -476,7 +480,7 @@ class FilterBank:
         """
         with torch.no_grad():
             if self.identity:
-                fan_in = self.shape[1] * self.shape[2] * self.shape[3]
+                fan_in = math.prod(self.shape[1:])  # in channels (per group) times the kernel's taps
                 w.normal_(0.0, math.sqrt(2.0 / max(fan_in, 1)))
                 return
             # a random filter is a sum of the basis' init_mix directions with iid weights

@@ -121,8 +121,8 @@ class FourierPointwisePlain(nn.Module):
             a = self.samplers[offset : offset + n * size].view(n, size).to(x.dtype)
             p = self.inverses[offset : offset + n * size].view(size, n).to(x.dtype)
             xs = x[:, start : start + count * size].unflatten(1, (count, size))
-            samples = self._apply_function(torch.einsum("nd,bcdhw->bcnhw", a, xs))
-            parts.append(torch.einsum("dn,bcnhw->bcdhw", p, samples).flatten(1, 2))
+            samples = self._apply_function(torch.einsum("nd,bcd...->bcn...", a, xs))  # (pixels or voxels)
+            parts.append(torch.einsum("dn,bcn...->bcd...", p, samples).flatten(1, 2))
         return torch.cat(parts, dim=1)
 
     def extra_repr(self) -> str:

@@ -31,8 +31,19 @@ class EquivariantModule(nn.Module):
     spatial_dims: int | None = None
 
     def input_dims(self) -> int | None:
-        """The spatial dimensions this layer's input has (``None``: either, for ``Trivial()``)."""
-        return self.spatial_dims if self.spatial_dims is not None else self.in_type.group.spatial_dims
+        """The spatial dimensions this layer's input has (``None``: either, for ``Trivial()``).
+
+        A module over ``Trivial()`` whose own dimension is not fixed (a container, a pointwise layer)
+        takes it from its first submodule that has one (a ``Conv3d``: volumes).
+        """
+        if self.spatial_dims is not None:
+            return self.spatial_dims
+        dims = self.in_type.group.spatial_dims
+        if dims is None:
+            for m in self.modules():
+                if m is not self and isinstance(m, EquivariantModule) and m.spatial_dims is not None:
+                    return m.spatial_dims
+        return dims
 
     def check_input(self, x: Any) -> int:
         """Raise a clear error if ``x`` is not a float tensor with ``in_type.size`` channels and the layer's

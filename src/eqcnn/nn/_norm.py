@@ -56,44 +56,8 @@ class _FieldAffine(EquivariantModule):
         return (m @ q) @ q.T
 
 
-class BatchNorm2d(_FieldAffine):
-    r"""Batch normalisation with one statistic per field, shared by its channels.
-
-    For each field ``v`` (a group of ``d`` channels) the layer subtracts the
-    batch mean of ``v`` projected onto the field's invariant vectors (for a
-    regular field: the mean over its channels, pixels and batch; for an irreps
-    field without invariant part: nothing), divides by the root mean square of
-    the centred field (one number per field) and applies one learnt scale per
-    field and a learnt bias on the invariant part only.  Every step commutes
-    with the representation, so the layer is exactly equivariant (in training
-    and eval mode) wherever the pixel action is exact.
-
-    With ``eqcnn.Trivial()`` (all fields trivial) it is ``torch.nn.BatchNorm2d``:
-    the same parameters, buffers and outputs.
-
-    Arguments mirror ``torch.nn.BatchNorm2d`` with ``in_type`` in place of
-    ``num_features``.  ``running_mean`` has one entry per channel (already
-    projected), ``running_var`` one per field.
-
-    As torch, it refuses to take batch statistics (in training mode, or
-    without running statistics) of one value per channel (input ``(1, C, 1,
-    1)``): a ``ValueError``, before the running statistics change.
-
-    :meth:`export` gives a ``torch.nn.BatchNorm2d`` that computes the same
-    function in eval mode (running statistics); in training mode its per-channel
-    batch statistics differ unless all fields are trivial.
-
-    Shapes: ``(B, C, H, W) -> (B, C, H, W)``.
-
-    Example:
-        >>> import torch, eqcnn
-        >>> from eqcnn import nn as enn
-        >>> bn = enn.BatchNorm2d(eqcnn.Cyclic(4).regular(3))
-        >>> bn(torch.randn(4, 12, 5, 5)).shape
-        torch.Size([4, 12, 5, 5])
-        >>> bn.weight.shape, bn.bias.shape
-        (torch.Size([3]), torch.Size([3]))
-    """
+class _BatchNormNd(_FieldAffine):
+    """The batch norm of :class:`BatchNorm2d` and :class:`BatchNorm3d`, for ``_dims`` spatial dimensions."""
 
     running_mean: torch.Tensor | None
     running_var: torch.Tensor | None
@@ -225,7 +189,50 @@ class BatchNorm2d(_FieldAffine):
         return s
 
 
-class BatchNorm3d(BatchNorm2d):
+class BatchNorm2d(_BatchNormNd):
+    r"""Batch normalisation with one statistic per field, shared by its channels.
+
+    For each field ``v`` (a group of ``d`` channels) the layer subtracts the
+    batch mean of ``v`` projected onto the field's invariant vectors (for a
+    regular field: the mean over its channels, pixels and batch; for an irreps
+    field without invariant part: nothing), divides by the root mean square of
+    the centred field (one number per field) and applies one learnt scale per
+    field and a learnt bias on the invariant part only.  Every step commutes
+    with the representation, so the layer is exactly equivariant (in training
+    and eval mode) wherever the pixel action is exact.
+
+    With ``eqcnn.Trivial()`` (all fields trivial) it is ``torch.nn.BatchNorm2d``:
+    the same parameters, buffers and outputs.
+
+    Arguments mirror ``torch.nn.BatchNorm2d`` with ``in_type`` in place of
+    ``num_features``.  ``running_mean`` has one entry per channel (already
+    projected), ``running_var`` one per field.
+
+    As torch, it refuses to take batch statistics (in training mode, or
+    without running statistics) of one value per channel (input ``(1, C, 1,
+    1)``): a ``ValueError``, before the running statistics change.
+
+    :meth:`export` gives a ``torch.nn.BatchNorm2d`` that computes the same
+    function in eval mode (running statistics); in training mode its per-channel
+    batch statistics differ unless all fields are trivial.
+
+    Shapes: ``(B, C, H, W) -> (B, C, H, W)``.
+
+    Example:
+        >>> import torch, eqcnn
+        >>> from eqcnn import nn as enn
+        >>> bn = enn.BatchNorm2d(eqcnn.Cyclic(4).regular(3))
+        >>> bn(torch.randn(4, 12, 5, 5)).shape
+        torch.Size([4, 12, 5, 5])
+        >>> bn.weight.shape, bn.bias.shape
+        (torch.Size([3]), torch.Size([3]))
+    """
+
+    _dims = 2
+    _torch_bn: type[nn.BatchNorm2d] | type[nn.BatchNorm3d] = nn.BatchNorm2d
+
+
+class BatchNorm3d(_BatchNormNd):
     """:class:`BatchNorm2d` for volumes ``(B, C, D, H, W)``: one statistic per field, shared by its channels
     and voxels; with ``eqcnn.Trivial()`` it is ``torch.nn.BatchNorm3d``, and :meth:`export` gives one.
 
@@ -237,7 +244,7 @@ class BatchNorm3d(BatchNorm2d):
     """
 
     _dims = 3
-    _torch_bn = nn.BatchNorm3d
+    _torch_bn: type[nn.BatchNorm2d] | type[nn.BatchNorm3d] = nn.BatchNorm3d
 
 
 class GroupNorm(_FieldAffine):
@@ -323,7 +330,7 @@ class GroupNorm(_FieldAffine):
         dims = self.check_input(x)
         if x.dim() == dims + 1:  # unbatched
             return self.forward(x[None])[0]
-        if x.shape[0] * (x.shape[1] // self.num_groups) * x.shape[2] * x.shape[3] == 1:
+        if x.shape[0] * (x.shape[1] // self.num_groups) * x[0, 0].numel() == 1:
             # as torch.nn.GroupNorm: one value per group normalises to zero
             raise ValueError(
                 f"GroupNorm: expected more than 1 value per group of channels, got input size {x.size()} with "

@@ -38,27 +38,8 @@ def _fmt(v: tuple[int, ...]) -> Any:
     return v[0] if len(set(v)) == 1 else v
 
 
-class MaxPool2d(EquivariantModule):
-    """``torch.nn.MaxPool2d`` on trivial and regular fields.
-
-    The maximum is taken channel by channel, so it commutes with channel
-    permutations: exactly equivariant on permutation fields (irreps fields are
-    rejected; pool their norms or use :class:`AvgPool2d`).  Exact for a
-    grid symmetry when the sampled grid is symmetric: {note}
-
-    With ``return_indices=True`` the forward returns ``(output, indices)`` as
-    torch's (for ``torch.nn.MaxUnpool2d``): the output is equivariant as
-    above; the indices are flat positions in each input map, not a field.
-
-    Shapes: ``(B, C, H, W) -> (B, C, H', W')`` with torch's formula.
-
-    Example:
-        >>> import torch, eqcnn
-        >>> from eqcnn import nn as enn
-        >>> pool = enn.MaxPool2d(eqcnn.Cyclic(4).regular(2), 3, stride=2, padding=1)
-        >>> pool(torch.randn(1, 8, 9, 9)).shape
-        torch.Size([1, 8, 5, 5])
-    """
+class _MaxPoolNd(EquivariantModule):
+    """The max pool of :class:`MaxPool2d` and :class:`MaxPool3d`, for ``_dims`` spatial dimensions."""
 
     _dims = 2
     _pool: Any = staticmethod(F.max_pool2d)
@@ -124,25 +105,8 @@ class MaxPool2d(EquivariantModule):
         return s
 
 
-MaxPool2d.__doc__ = (MaxPool2d.__doc__ or "").replace("{note}", _EXACT_NOTE)
-
-
-class AvgPool2d(EquivariantModule):
-    """``torch.nn.AvgPool2d`` on any fields (averaging is linear, so it commutes with every representation).
-
-    Exact for a grid symmetry when the sampled grid is symmetric: {note}
-    ``divisor_override`` (a positive int) divides every window's sum by the
-    same number, as in torch, which keeps that (torch's TorchScript-based ONNX
-    exporter ignores it in the exported ``torch.nn.AvgPool2d``).
-
-    Shapes: ``(B, C, H, W) -> (B, C, H', W')`` with torch's formula.
-
-    Example:
-        >>> import torch, eqcnn
-        >>> from eqcnn import nn as enn
-        >>> enn.AvgPool2d(eqcnn.Cyclic(8).irreps_field(1), 2)(torch.randn(1, 2, 9, 9)).shape
-        torch.Size([1, 2, 4, 4])
-    """
+class _AvgPoolNd(EquivariantModule):
+    """The average pool of :class:`AvgPool2d` and :class:`AvgPool3d`, for ``_dims`` spatial dimensions."""
 
     _dims = 2
     _pool: Any = staticmethod(F.avg_pool2d)
@@ -205,9 +169,6 @@ class AvgPool2d(EquivariantModule):
         return s
 
 
-AvgPool2d.__doc__ = (AvgPool2d.__doc__ or "").replace("{note}", _EXACT_NOTE)
-
-
 def _output_size(name: str, value: Any, n: int = 2) -> tuple[int | None, ...]:
     """An int, or ``n`` ints and ``None`` (keep that input size), as torch's adaptive pools take."""
     what = "a pair" if n == 2 else f"a tuple of {n}"
@@ -221,30 +182,8 @@ def _output_size(name: str, value: Any, n: int = 2) -> tuple[int | None, ...]:
     return (v,) * n
 
 
-class AdaptiveAvgPool2d(EquivariantModule):
-    """``torch.nn.AdaptiveAvgPool2d`` on any fields.
-
-    torch's adaptive bins are mirror-symmetric for every input and output size
-    (bin ``i`` spans ``[floor(i H / n), ceil((i + 1) H / n))``), so the layer is
-    exactly equivariant for every grid symmetry at every input size (square
-    inputs for 90-degree turns).  ``output_size=1`` gives invariant features.
-
-    ``output_size`` is an int or a pair, whose entries may be ``None`` (keep
-    that input size), as in torch.  For groups with rotations other than by
-    180 degrees both entries must be the same (``(None, None)`` keeps the
-    input's size): their rotations swap the axes, so a non-square output
-    (``(2, 3)``, or ``(None, 3)`` of a square input other than 3x3) cannot be
-    equivariant.  (torch's adaptive pools with a ``None`` entry, which
-    :meth:`export` gives, do not compile with ``torch.jit.script``.)
-
-    Shapes: ``(B, C, H, W) -> (B, C, *output_size)``.
-
-    Example:
-        >>> import torch, eqcnn
-        >>> from eqcnn import nn as enn
-        >>> enn.AdaptiveAvgPool2d(eqcnn.Cyclic(4).regular(2), 1)(torch.randn(3, 8, 10, 10)).shape
-        torch.Size([3, 8, 1, 1])
-    """
+class _AdaptiveAvgPoolNd(EquivariantModule):
+    """The adaptive average pool of :class:`AdaptiveAvgPool2d` and :class:`AdaptiveAvgPool3d`."""
 
     _torch: type[nn.Module] = nn.AdaptiveAvgPool2d
     _needs_permutation = False
@@ -285,9 +224,8 @@ class AdaptiveAvgPool2d(EquivariantModule):
         return f"{self.in_type!r}, output_size={size if size[0] is None or len(set(size)) > 1 else size[0]}"
 
 
-class AdaptiveMaxPool2d(AdaptiveAvgPool2d):
-    """``torch.nn.AdaptiveMaxPool2d`` on trivial and regular fields (exact at every size, and ``output_size``
-    checked, as the average version); ``return_indices`` as in :class:`MaxPool2d`."""
+class _AdaptiveMaxPoolNd(_AdaptiveAvgPoolNd):
+    """The adaptive max pool of :class:`AdaptiveMaxPool2d` and :class:`AdaptiveMaxPool3d`."""
 
     _torch: type[nn.Module] = nn.AdaptiveMaxPool2d
     _needs_permutation = True
@@ -313,7 +251,34 @@ class AdaptiveMaxPool2d(AdaptiveAvgPool2d):
         return super().extra_repr() + (", return_indices=True" if self.return_indices else "")
 
 
-class MaxPool3d(MaxPool2d):
+class MaxPool2d(_MaxPoolNd):
+    """``torch.nn.MaxPool2d`` on trivial and regular fields.
+
+    The maximum is taken channel by channel, so it commutes with channel
+    permutations: exactly equivariant on permutation fields (irreps fields are
+    rejected; pool their norms or use :class:`AvgPool2d`).  Exact for a
+    grid symmetry when the sampled grid is symmetric: {note}
+
+    With ``return_indices=True`` the forward returns ``(output, indices)`` as
+    torch's (for ``torch.nn.MaxUnpool2d``): the output is equivariant as
+    above; the indices are flat positions in each input map, not a field.
+
+    Shapes: ``(B, C, H, W) -> (B, C, H', W')`` with torch's formula.
+
+    Example:
+        >>> import torch, eqcnn
+        >>> from eqcnn import nn as enn
+        >>> pool = enn.MaxPool2d(eqcnn.Cyclic(4).regular(2), 3, stride=2, padding=1)
+        >>> pool(torch.randn(1, 8, 9, 9)).shape
+        torch.Size([1, 8, 5, 5])
+    """
+
+    _dims = 2
+    _pool: Any = staticmethod(F.max_pool2d)
+    _torch_pool: type[nn.Module] = nn.MaxPool2d
+
+
+class MaxPool3d(_MaxPoolNd):
     """``torch.nn.MaxPool3d`` on trivial and regular fields of volumes (see :class:`MaxPool2d`): exact for
     every octahedral element when the sampled grid is symmetric on each axis.
 
@@ -326,32 +291,97 @@ class MaxPool3d(MaxPool2d):
 
     _dims = 3
     _pool: Any = staticmethod(F.max_pool3d)
-    _torch_pool = nn.MaxPool3d
+    _torch_pool: type[nn.Module] = nn.MaxPool3d
 
 
-class AvgPool3d(AvgPool2d):
+class AvgPool2d(_AvgPoolNd):
+    """``torch.nn.AvgPool2d`` on any fields (averaging is linear, so it commutes with every representation).
+
+    Exact for a grid symmetry when the sampled grid is symmetric: {note}
+    ``divisor_override`` (a positive int) divides every window's sum by the
+    same number, as in torch, which keeps that (torch's TorchScript-based ONNX
+    exporter ignores it in the exported ``torch.nn.AvgPool2d``).
+
+    Shapes: ``(B, C, H, W) -> (B, C, H', W')`` with torch's formula.
+
+    Example:
+        >>> import torch, eqcnn
+        >>> from eqcnn import nn as enn
+        >>> enn.AvgPool2d(eqcnn.Cyclic(8).irreps_field(1), 2)(torch.randn(1, 2, 9, 9)).shape
+        torch.Size([1, 2, 4, 4])
+    """
+
+    _dims = 2
+    _pool: Any = staticmethod(F.avg_pool2d)
+    _torch_pool: type[nn.Module] = nn.AvgPool2d
+
+
+class AvgPool3d(_AvgPoolNd):
     """``torch.nn.AvgPool3d`` on any fields of volumes (see :class:`AvgPool2d`)."""
 
     _dims = 3
     _pool: Any = staticmethod(F.avg_pool3d)
-    _torch_pool = nn.AvgPool3d
+    _torch_pool: type[nn.Module] = nn.AvgPool3d
 
 
-class AdaptiveAvgPool3d(AdaptiveAvgPool2d):
+class AdaptiveAvgPool2d(_AdaptiveAvgPoolNd):
+    """``torch.nn.AdaptiveAvgPool2d`` on any fields.
+
+    torch's adaptive bins are mirror-symmetric for every input and output size
+    (bin ``i`` spans ``[floor(i H / n), ceil((i + 1) H / n))``), so the layer is
+    exactly equivariant for every grid symmetry at every input size (square
+    inputs for 90-degree turns).  ``output_size=1`` gives invariant features.
+
+    ``output_size`` is an int or a pair, whose entries may be ``None`` (keep
+    that input size), as in torch.  For groups with rotations other than by
+    180 degrees both entries must be the same (``(None, None)`` keeps the
+    input's size): their rotations swap the axes, so a non-square output
+    (``(2, 3)``, or ``(None, 3)`` of a square input other than 3x3) cannot be
+    equivariant.  (torch's adaptive pools with a ``None`` entry, which
+    :meth:`export` gives, do not compile with ``torch.jit.script``.)
+
+    Shapes: ``(B, C, H, W) -> (B, C, *output_size)``.
+
+    Example:
+        >>> import torch, eqcnn
+        >>> from eqcnn import nn as enn
+        >>> enn.AdaptiveAvgPool2d(eqcnn.Cyclic(4).regular(2), 1)(torch.randn(3, 8, 10, 10)).shape
+        torch.Size([3, 8, 1, 1])
+    """
+
+    _torch: type[nn.Module] = nn.AdaptiveAvgPool2d
+    _dims = 2
+    _pool: Any = staticmethod(F.adaptive_avg_pool2d)
+
+
+class AdaptiveAvgPool3d(_AdaptiveAvgPoolNd):
     """``torch.nn.AdaptiveAvgPool3d`` on any fields of volumes (see :class:`AdaptiveAvgPool2d`); for a group
     with rotations the output must be cubic.  ``output_size=1`` gives invariant features."""
 
-    _torch = nn.AdaptiveAvgPool3d
+    _torch: type[nn.Module] = nn.AdaptiveAvgPool3d
     _dims = 3
     _pool: Any = staticmethod(F.adaptive_avg_pool3d)
 
 
-class AdaptiveMaxPool3d(AdaptiveMaxPool2d):
+class AdaptiveMaxPool2d(_AdaptiveMaxPoolNd):
+    """``torch.nn.AdaptiveMaxPool2d`` on trivial and regular fields (exact at every size, and ``output_size``
+    checked, as the average version); ``return_indices`` as in :class:`MaxPool2d`."""
+
+    _torch: type[nn.Module] = nn.AdaptiveMaxPool2d
+    _dims = 2
+    _pool: Any = staticmethod(F.adaptive_max_pool2d)
+
+
+class AdaptiveMaxPool3d(_AdaptiveMaxPoolNd):
     """``torch.nn.AdaptiveMaxPool3d`` on trivial and regular fields of volumes (see :class:`AdaptiveMaxPool2d`)."""
 
-    _torch = nn.AdaptiveMaxPool3d
+    _torch: type[nn.Module] = nn.AdaptiveMaxPool3d
     _dims = 3
     _pool: Any = staticmethod(F.adaptive_max_pool3d)
+
+
+MaxPool2d.__doc__ = (MaxPool2d.__doc__ or "").replace("{note}", _EXACT_NOTE)
+AvgPool2d.__doc__ = (AvgPool2d.__doc__ or "").replace("{note}", _EXACT_NOTE)
 
 
 def _binomial(n: int) -> torch.Tensor:

@@ -143,9 +143,9 @@ def output_grid(m: nn.Module) -> str | None:
     """How a resizing layer's output grid relates to its input: ``"global"`` (one pixel), ``"fixed"``
     (a set size: adaptive pooling to more than one pixel, ``Upsample(size=...)``), ``"identity"``
     (adaptive pooling to ``(None, None)``), or ``None`` for any other module."""
-    from ..nn import AdaptiveAvgPool2d, Upsample
+    from ..nn import AdaptiveAvgPool2d, AdaptiveMaxPool2d, Upsample
 
-    if isinstance(m, (nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d, AdaptiveAvgPool2d)):
+    if isinstance(m, (nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d, AdaptiveAvgPool2d, AdaptiveMaxPool2d)):
         size: Any = m.output_size
         out = tuple(size) if isinstance(size, (tuple, list)) else (size, size)
         if all(o is None for o in out):

@@ -415,9 +415,12 @@ def equivariance_report(
         check_module("model", model)
         if angles:
             raise ValueError(f"`angles` (={list(angles)}) are for images; every element of a group of space is exact")
+        planar = {k: v for k, v, d in (("baseline", baseline, "auto"), ("ratio", ratio, BASELINE_RATIO),
+                                         ("shift_mode", shift_mode, "auto")) if v is not d and v != d}  # fmt: skip
         return volume_report(
             model, x, group=group, in_type=in_type, out_type=out_type, output=output, transforms=transforms,
             shifts=shifts, size=size, rtol=rtol, seed=check_int("seed", seed), dtype=dtype, device=device,
+            planar_options=planar,
         )  # fmt: skip
     check_model_input(model, x)
     ratio = check_number("ratio", ratio, minimum=0)
