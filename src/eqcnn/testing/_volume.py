@@ -260,12 +260,13 @@ def volume_report(
     C = decl.in_type.size
     todo_given = None if transforms is None else list(transforms)
     shifts_given = None if shifts is None else list(shifts)
+    sizes: list[int | None]
     if x is not None:
         sizes = [None]
     elif size is not None:
         sizes = [check_int("size", size, minimum=1)]
     else:  # the smallest symmetric size from 12; a larger one if no output voxel is free of the borders there
-        sizes = _symmetric_sizes(model, C, 12)
+        sizes = list(_symmetric_sizes(model, C, 12))
     for attempt, n in enumerate(sizes):
         report = _one_volume_report(
             model, x, decl, n, todo_given, shifts_given, rtol, seed, dtype, device, EquivarianceReport, ReportRow
