@@ -38,7 +38,7 @@ SHAPES = {
     "T": [(0, 0, 0), (0, 0, 1), (0, 0, 2), (0, 1, 1)],
     "zigzag": [(0, 0, 0), (1, 0, 0), (1, 1, 0), (2, 1, 0)],
 }
-SIZE, CELL = 9, 1  # grid side (9 % 4 == 1: ResNet3d's strides keep the grid symmetric), voxels per cube
+SIZE, CELL = 9, 1  # grid side (odd: the volume has a centre voxel), voxels per cube side
 
 
 def draw(n: int, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:

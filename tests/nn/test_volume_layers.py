@@ -302,3 +302,11 @@ def test_more_mixing_errors():
         T.regular(1).restrict(O)
     with pytest.raises(ValueError, match=r"`kernel_size` must be odd and cubic for Octahedral\(\).*\(3, 3, 5\); use 5"):
         enn.Conv3d(O.trivial(1), O.regular(1), (3, 3, 5))
+
+
+def test_unbatched_images_through_a_container_keep_torchs_tuple_outputs():
+    G = eqcnn.Cyclic(4)
+    seq = enn.Sequential(enn.Conv2d(G.trivial(1), G.regular(1), 3, padding=1), enn.MaxPool2d(G.regular(1), 2,
+                         return_indices=True))  # fmt: skip
+    out, idx = seq(torch.randn(1, 8, 8))
+    assert out.shape == (4, 4, 4) and idx.shape == (4, 4, 4)

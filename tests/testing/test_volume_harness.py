@@ -180,3 +180,22 @@ def test_a_global_model_says_that_no_shift_was_judged():
 
     report = equivariance_report(GlobalMean(), torch.randn(1, 1, 7, 7, 7), group=O)
     assert any("no shift was judged" in n for n in report.notes)
+
+
+def test_a_cropping_model_passes_its_shifts():
+    class Cropped(torch.nn.Module):  # translation-equivariant; its output is smaller than its input
+        def __init__(self):
+            super().__init__()
+            self.conv = torch.nn.Conv3d(1, 2, 3, padding=1)
+
+        def forward(self, x):
+            return self.conv(x)[..., 5:-5, 5:-5, 5:-5]
+
+    report = assert_equivariant(Cropped(), torch.randn(1, 1, 21, 21, 21), group=T)
+    assert all(r.status == "pass" for r in report.rows)
+
+
+def test_default_shifts_too_large_for_the_input_are_left_out():
+    net = enn.Sequential(*[enn.Conv3d(T.trivial(1), T.trivial(1), 3, stride=2, padding=1) for _ in range(3)])
+    report = equivariance_report(net, size=9, group=T)  # total stride 8 on a 9^3 input
+    assert all(max(abs(int(v)) for v in r.transform[len("shift (") : -1].split(",")) < 9 for r in report.rows)

@@ -102,6 +102,15 @@ def _chain(mods: list[tuple[str, nn.Module]], in_type: FieldType | None) -> list
     return types
 
 
+def _unbatched_volume(module: EquivariantModule, x: torch.Tensor) -> bool:
+    """Whether ``x`` is an unbatched volume ``(C, D, H, W)`` entering a ``Trivial()`` container of volumes.
+
+    Only there is a 4-D tensor ambiguous: ``Trivial()`` serves images and volumes, so a pointwise layer
+    inside would read it as a batch of images. The container runs it as a batch of one instead.
+    """
+    return x.dim() == 4 and module.in_type.group.spatial_dims is None and module.input_dims() == 3
+
+
 class Sequential(EquivariantModule, nn.Sequential):
     """``torch.nn.Sequential`` that checks, when built, that each module's ``out_type`` is the next one's ``in_type``.
 
@@ -249,11 +258,10 @@ class Sequential(EquivariantModule, nn.Sequential):
         return self.__mul__(other)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        dims = self.check_input(x)
-        if x.dim() == dims + 1 and self.input_dims() is not None:
-            # unbatched, of a known dimension: run as a batch of one, so no layer inside (a pointwise one over
-            # Trivial(), which serves images and volumes) has to guess what a 4-D tensor is
-            return self.forward(x[None])[0]
+        self.check_input(x)
+        if _unbatched_volume(self, x):
+            y = self.forward(x[None])
+            return tuple(t[0] for t in y) if isinstance(y, tuple) else y[0]
         for m in self:
             x = m(x)
         return x
@@ -326,8 +334,8 @@ class ResidualBlock(EquivariantModule):
         self.out_type = body.out_type if post is None else post.out_type
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        dims = self.check_input(x)
-        if x.dim() == dims + 1 and self.input_dims() is not None:  # unbatched: as a batch of one (see Sequential)
+        self.check_input(x)
+        if _unbatched_volume(self, x):  # as a batch of one (see Sequential)
             return self.forward(x[None])[0]
         y = self.body(x) + (x if self.shortcut is None else self.shortcut(x))
         return y if self.post is None else self.post(y)

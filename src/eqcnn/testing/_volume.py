@@ -56,16 +56,6 @@ def is_volumetric(model: nn.Module, x: Any, group: Any, in_type: Any, out_type: 
     return any(getattr(m, "spatial_dims", None) == 3 or isinstance(m, _VOLUME_LAYERS) for m in model.modules())
 
 
-def _first_volume_channels(model: nn.Module) -> int | None:
-    for m in model.modules():
-        t = getattr(m, "in_type", None)
-        if isinstance(t, FieldType):
-            return t.size
-        if isinstance(m, (nn.Conv3d, nn.ConvTranspose3d)):
-            return m.in_channels
-    return None
-
-
 def _symmetric_sizes(model: nn.Module, channels: int, start: int) -> list[int]:
     """Cube sides from ``start`` up at which every strided layer samples a symmetric grid (a few of them)."""
     from ..nn import exact_input_sizes
@@ -184,7 +174,13 @@ def _shift_mask(model: nn.Module, x: torch.Tensor, axis: int, t: int, out_shift:
     ref = _nan_free(model, x, axis, lost)
     if rolled is None or ref is None:
         return None
-    return rolled & torch.roll(ref, shifts=out_shift, dims=axis - 2)
+    # the reference's voxel j is compared at j + out_shift: moved, not rolled (nothing wraps in from the far end)
+    moved = torch.zeros_like(ref)
+    n_out, d = ref.shape[axis - 2], out_shift
+    if abs(d) < n_out:
+        src = ref.narrow(axis - 2, max(0, -d), n_out - abs(d))
+        moved.narrow(axis - 2, max(0, d), n_out - abs(d)).copy_(src)
+    return rolled & moved
 
 
 def _check_transform(t: Any, group: PointGroup, n: int) -> GroupElement | tuple[int, int, int]:
@@ -243,9 +239,7 @@ def volume_report(
         rtol = check_number("rtol", rtol, minimum=0)
     if dtype is not None:
         check_dtype("dtype", dtype)
-    channels = None if x is None else int(x.shape[-4])
-    if channels is None and not isinstance(in_type, (FieldType, int)):
-        channels = _first_volume_channels(model)
+    channels = None if x is None else int(x.shape[-4])  # (else the model's: declare() reads its first conv)
     typed = any(isinstance(t, FieldType) for t in (in_type, out_type, *model_types(model)))
     if group is None and not typed:  # a plain model of volumes: checked under the rotations of the cube
         from ..groups import Octahedral
@@ -303,7 +297,10 @@ def _one_volume_report(model, x, decl, n, transforms, shifts, rtol, seed, dtype,
     if transforms is None:
         todo = [g for g in decl.group.elements if g != decl.group.identity]
         default = [(stride, 0, 0), (0, stride, 0), (0, 0, stride), (-stride, stride, stride)]
-        todo += [_check_transform(s, decl.group, side) for s in (shifts if shifts is not None else default)]
+        if shifts is not None:
+            todo += [_check_transform(s, decl.group, side) for s in shifts]
+        else:  # (a default shift the input is too small for is reported as skipped, not refused)
+            todo += [s for s in default if max(abs(v) for v in s) < side]
     else:
         todo = [_check_transform(t, decl.group, side) for t in transforms]
     report = report_cls(
