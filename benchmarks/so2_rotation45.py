@@ -32,6 +32,8 @@ def main() -> None:
     builders = {
         "eqcnn": r45.eqcnn_so2_net,
         "eqcnn basis='escnn'": lambda s: r45.eqcnn_so2_net(s, basis="escnn"),
+        "eqcnn AntiAliased sigma=0.5": lambda s: r45.eqcnn_so2_net(s, antialias=0.5),
+        "eqcnn AntiAliased sigma=1": lambda s: r45.eqcnn_so2_net(s, antialias=1.0),
         "plain": r45.plain_so2_net,
     }
     try:

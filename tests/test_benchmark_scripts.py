@@ -40,6 +40,11 @@ BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
             ["--rounds", "1", "--build-rounds", "0", "--no-escnn", "--no-memory"],
             "| O lift 1->2 k3 | 1->48 k3 4x24^3 |",
         ),
+        (  # the 45-degree split (bicubic and exact references) and the AntiAliased cost table
+            "rotation45.py",
+            ["--seeds", "1", "--inputs", "1", "--sigmas", "1", "--rounds", "1", "--every", "6"],
+            "| AntiAliased(ReLU, sigma=1) |",
+        ),
     ],
 )
 def test_benchmark_script_runs(script, args, expect, tmp_path):

@@ -24,34 +24,69 @@ from eqcnn.fields import rotate_pixels
 SIZE, RADIUS, ANGLE = 65, 20.0, math.pi / 4
 
 
-def band_limited_pair(seed: int, size: int = SIZE, angle: float = ANGLE, cutoff: float = 0.125, n_waves: int = 64):
-    """``(x, x_rotated)``, each ``(1, 1, size, size)`` float32: a sum of random plane waves with
-    spatial frequency below ``cutoff`` cycles per pixel, sampled on the grid and on the grid rotated by ``-angle``."""
+def plane_waves(seed: int, cutoff: float = 0.125, n_waves: int = 64):
+    """A random band-limited image as a function ``f(qx, qy)`` of plane coordinates (float64 tensors of any
+    shape): a sum of ``n_waves`` plane waves with spatial frequency below ``cutoff`` cycles per pixel."""
     g = torch.Generator().manual_seed(10_000 + seed)
     freq = torch.rand(n_waves, generator=g, dtype=torch.float64) * cutoff
     theta = torch.rand(n_waves, generator=g, dtype=torch.float64) * 2 * math.pi
     phase = torch.rand(n_waves, generator=g, dtype=torch.float64) * 2 * math.pi
     amp = torch.randn(n_waves, generator=g, dtype=torch.float64)
+
+    def sample(qx: torch.Tensor, qy: torch.Tensor) -> torch.Tensor:
+        shape = (-1,) + (1,) * qx.dim()
+        arg = 2 * math.pi * freq.view(shape) * (torch.cos(theta).view(shape) * qx + torch.sin(theta).view(shape) * qy)
+        return (amp.view(shape) * torch.cos(arg + phase.view(shape))).sum(0) / math.sqrt(n_waves)
+
+    return sample
+
+
+def plane_grid(size: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Plane coordinates ``(x, y)`` (float64, ``(size, size)``) of the pixels: x right, y up, 0 at the centre."""
     c = (size - 1) / 2
     ii, jj = torch.meshgrid(
         torch.arange(size, dtype=torch.float64), torch.arange(size, dtype=torch.float64), indexing="ij"
     )
-    px, py = jj - c, c - ii
+    return jj - c, c - ii
 
-    def sample(qx, qy):
-        arg = (
-            2
-            * math.pi
-            * freq[:, None, None]
-            * (torch.cos(theta)[:, None, None] * qx + torch.sin(theta)[:, None, None] * qy)
-        )
-        return (amp[:, None, None] * torch.cos(arg + phase[:, None, None])).sum(0) / math.sqrt(n_waves)
 
+def band_limited_pair(seed: int, size: int = SIZE, angle: float = ANGLE, cutoff: float = 0.125, n_waves: int = 64):
+    """``(x, x_rotated)``, each ``(1, 1, size, size)`` float32: a sum of random plane waves with
+    spatial frequency below ``cutoff`` cycles per pixel, sampled on the grid and on the grid rotated by ``-angle``."""
+    sample = plane_waves(seed, cutoff, n_waves)
+    px, py = plane_grid(size)
     # (R x)(p) = x(R^-1 p)
     ca, sa = math.cos(angle), math.sin(angle)
     x = sample(px, py)
     xr = sample(ca * px + sa * py, -sa * px + ca * py)
     return x.float()[None, None], xr.float()[None, None]
+
+
+def lattice_rotation_error(
+    net, seed: int, angle: float = ANGLE, size: int = SIZE, radius: float = RADIUS, reach: int = 8, every: int = 1
+) -> float:
+    """Relative L2 error of ``net(R x)`` against the exact ``R net(x)`` inside the disk, for an invariant output.
+
+    No interpolation of the output: ``(R net(x))(p) = net(x)(R^-1 p)``, and ``net(x)`` at the off-grid point
+    ``R^-1 p`` is the net run on the image sampled on the lattice ``R^-1 p + Z^2`` (convolutions and pointwise
+    layers commute with translations of the lattice). ``reach`` is the half-size of the patch each such run
+    sees; it must cover the net's receptive field so that no padding enters. ``every`` compares only the
+    pixels whose row and column are multiples of it (a sample of the disk, ``every**2`` times faster).
+    """
+    sample = plane_waves(seed)
+    px, py = plane_grid(size)
+    ca, sa = math.cos(angle), math.sin(angle)
+    xr = sample(ca * px + sa * py, -sa * px + ca * py).float()[None, None]
+    m = disk_mask(size, radius)
+    m[torch.arange(size) % every != 0] = False
+    m[:, torch.arange(size) % every != 0] = False
+    qx, qy = ca * px[m] + sa * py[m], -sa * px[m] + ca * py[m]  # R^-1 p for each p in the disk
+    ox, oy = plane_grid(2 * reach + 1)
+    patches = sample(qx[:, None, None] + ox[None], qy[:, None, None] + oy[None]).float()[:, None]
+    with torch.no_grad():
+        target = torch.cat([net(chunk)[..., reach, reach] for chunk in patches.split(256)]).T  # (C, points)
+        yr = net(xr)[0][:, m]
+    return float((yr - target).norm() / target.norm())
 
 
 def disk_mask(size: int = SIZE, radius: float = RADIUS) -> torch.Tensor:
@@ -69,15 +104,20 @@ def rotation_error(net, x: torch.Tensor, xr: torch.Tensor, angle: float = ANGLE)
     return float((yr - target)[..., m].norm() / target[..., m].norm())
 
 
-def eqcnn_net(seed: int) -> torch.nn.Module:
+def eqcnn_net(seed: int, antialias: float | None = None) -> torch.nn.Module:
+    """The C8 net; ``antialias`` (a blur sigma in pixels) runs each ReLU as ``enn.AntiAliased(ReLU, sigma=...)``."""
     torch.manual_seed(seed)
     G = eqcnn.Cyclic(8)
     h = G.regular(8)
+
+    def relu() -> enn.EquivariantModule:
+        return enn.ReLU(h) if antialias is None else enn.AntiAliased(enn.ReLU(h), sigma=antialias)
+
     return enn.Sequential(
         enn.Conv2d(G.trivial(1), h, 7, padding=3),
-        enn.ReLU(h),
+        relu(),
         enn.Conv2d(h, h, 5, padding=2),
-        enn.ReLU(h),
+        relu(),
         enn.GroupPool(h, "max"),
     ).eval()
 
@@ -120,17 +160,23 @@ def plain_net(seed: int) -> torch.nn.Module:
 SO2_L, SO2_SAMPLES = 3, 16
 
 
-def eqcnn_so2_net(seed: int, basis: str = "auto") -> torch.nn.Module:
+def eqcnn_so2_net(seed: int, basis: str = "auto", antialias: float | None = None) -> torch.nn.Module:
     """7x7 lifting conv to 8 ``bl_regular`` fields of SO2(3), Fourier ELU (16 samples), 5x5 conv 8 -> 8,
-    Fourier ELU, norm pooling (8 invariant channels)."""
+    Fourier ELU, norm pooling (8 invariant channels); ``antialias`` (a blur sigma in pixels) runs each
+    Fourier ELU as ``enn.AntiAliased(FourierELU, sigma=...)``."""
     torch.manual_seed(seed)
     G = eqcnn.SO2(SO2_L)
     h = G.bl_regular(8)
+
+    def elu() -> enn.EquivariantModule:
+        act = enn.FourierELU(h, N=SO2_SAMPLES)
+        return act if antialias is None else enn.AntiAliased(act, sigma=antialias)
+
     return enn.Sequential(
         enn.Conv2d(G.trivial(1), h, 7, padding=3, basis=basis),
-        enn.FourierELU(h, N=SO2_SAMPLES),
+        elu(),
         enn.Conv2d(h, h, 5, padding=2, basis=basis),
-        enn.FourierELU(h, N=SO2_SAMPLES),
+        elu(),
         enn.NormPool(h),
     ).eval()
 

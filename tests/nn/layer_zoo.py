@@ -97,6 +97,8 @@ LAYER_ZOO: list[tuple[str, Callable[[PointGroup], enn.EquivariantModule]]] = [
     ("Upsample-bilinear", lambda G: enn.Upsample(mixed(G), size=13, mode="bilinear")),
     ("Upsample-bilinear-x1.5", lambda G: enn.Upsample(mixed(G), scale_factor=1.5, mode="bilinear")),
     ("Identity", lambda G: enn.Identity(mixed(G))),
+    ("AntiAliased", lambda G: enn.AntiAliased(enn.ELU(mixed(G)))),
+    ("AntiAliased-norm", lambda G: enn.AntiAliased(enn.NormNonlinearity(vector(G) + mixed(G)), factor=3, sigma=0.8)),
     ("Conv2d-quotient", lambda G: enn.Conv2d(quotients(G), quotients(G) + vector(G), 3, padding=1)),
     ("ReLU-quotient", lambda G: enn.ReLU(quotients(G))),
     ("MaxPool2d-quotient", lambda G: enn.MaxPool2d(quotients(G), 3, stride=2, padding=1)),

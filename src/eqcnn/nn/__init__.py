@@ -1,5 +1,6 @@
 """Equivariant layers over plain tensors (layer 4 of eqcnn)."""
 
+from ._antialias import AntiAliased
 from ._container import ResidualBlock, Sequential
 from ._conv import Conv2d, Conv3d
 from ._conv_transpose import ConvTranspose2d, ConvTranspose3d
@@ -42,6 +43,7 @@ __all__ = [
     "AdaptiveAvgPool3d",
     "AdaptiveMaxPool2d",
     "AdaptiveMaxPool3d",
+    "AntiAliased",
     "AvgPool2d",
     "AvgPool3d",
     "BatchNorm2d",

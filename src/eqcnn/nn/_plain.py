@@ -9,6 +9,7 @@ a layer and its export compute the same thing by construction.
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING
 
 import torch
@@ -16,6 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 __all__ = [
+    "AntiAliasedPlain",
     "ChannelMapPlain",
     "FieldDropoutPlain",
     "FieldPoolPlain",
@@ -23,8 +25,13 @@ __all__ = [
     "GroupNormPlain",
     "NormActivationPlain",
     "ResidualPlain",
+    "blur_image",
+    "blur_matrix",
     "channel_map",
     "field_sums",
+    "gaussian_taps",
+    "upsample_image",
+    "upsample_matrix",
 ]
 
 
@@ -265,3 +272,66 @@ def channel_map(x: torch.Tensor, perm: torch.Tensor, signs: torch.Tensor | None,
     if signs is not None:
         y = y * signs.to(y.dtype).view([-1] + [1] * spatial_dims)
     return y
+
+
+def gaussian_taps(sigma: float) -> torch.Tensor:
+    """A normalised 1-D Gaussian of standard deviation ``sigma`` taps, ``2 ceil(3 sigma) + 1`` taps long (float32)."""
+    r = max(1, math.ceil(3 * sigma))
+    t = torch.arange(-r, r + 1, dtype=torch.float64)
+    g = torch.exp(-(t**2) / (2 * sigma * sigma))
+    return (g / g.sum()).float()
+
+
+def upsample_matrix(n: int, factor: int, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    """``(factor (n - 1) + 1, n)``: bicubic upsampling of one axis, every ``factor``-th row an input sample
+    (``align_corners=True``, so the finer grid has the same centre and symmetries). Bicubic resampling is
+    separable, so ``U_h x U_w^T`` is ``F.interpolate(x, mode="bicubic", align_corners=True)``."""
+    eye = torch.eye(n, dtype=dtype, device=device).view(1, n, n, 1)
+    out = F.interpolate(eye, size=(factor * (n - 1) + 1, 1), mode="bicubic", align_corners=True)
+    return out[0, :, :, 0].t()
+
+
+def blur_matrix(n: int, factor: int, taps: torch.Tensor) -> torch.Tensor:
+    """``(n, factor (n - 1) + 1)``: blur one fine axis with ``taps`` (replicate padding) and keep every
+    ``factor``-th sample from the first: back to the grid of :func:`upsample_matrix`."""
+    fine = factor * (n - 1) + 1
+    r = (taps.shape[0] - 1) // 2
+    eye = torch.eye(fine, dtype=taps.dtype, device=taps.device).view(fine, 1, fine)
+    rows = F.conv1d(F.pad(eye, (r, r), mode="replicate"), taps.view(1, 1, -1), None, factor)
+    return rows[:, 0, :].t()
+
+
+def upsample_image(x: torch.Tensor, factor: int) -> torch.Tensor:
+    """``(B, C, H, W) -> (B, C, factor (H - 1) + 1, factor (W - 1) + 1)`` by :func:`upsample_matrix` on each axis
+    (one small matrix product per axis; the backward pass is two more)."""
+    uh = upsample_matrix(x.shape[-2], factor, x.dtype, x.device)
+    uw = upsample_matrix(x.shape[-1], factor, x.dtype, x.device)
+    return torch.matmul(torch.matmul(uh, x), uw.t())
+
+
+def blur_image(y: torch.Tensor, factor: int, taps: torch.Tensor) -> torch.Tensor:
+    """The inverse grid of :func:`upsample_image`: :func:`blur_matrix` on each axis."""
+    taps = taps.to(device=y.device, dtype=y.dtype)
+    bh = blur_matrix((y.shape[-2] - 1) // factor + 1, factor, taps)
+    bw = blur_matrix((y.shape[-1] - 1) // factor + 1, factor, taps)
+    return torch.matmul(torch.matmul(bh, y), bw.t())
+
+
+class AntiAliasedPlain(nn.Module):
+    """Plain form of :class:`eqcnn.nn.AntiAliased`: ``layer`` on a ``factor`` times finer grid, blurred back."""
+
+    if TYPE_CHECKING:
+        taps: torch.Tensor
+
+    def __init__(self, layer: nn.Module, factor: int, taps: torch.Tensor) -> None:
+        super().__init__()
+        self.layer = layer
+        self.factor = int(factor)
+        self.register_buffer("taps", taps, persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        batched = x.dim() == 4
+        if not batched:
+            x = x.unsqueeze(0)
+        y = blur_image(self.layer(upsample_image(x, self.factor)), self.factor, self.taps)
+        return y if batched else y.squeeze(0)
