@@ -102,7 +102,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("variant", help="changes joined by '+', e.g. aaelu+lowband, or 'none'")
     ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--out", default="benchmarks/results/rotation45/demo_variants.jsonl")
+    ap.add_argument("--out", default="benchmarks/results/rotation45/demo_variants_session.jsonl")
     args = ap.parse_args()
     flags = set(args.variant.split("+"))
     if flags - CHANGES:

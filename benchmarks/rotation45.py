@@ -88,6 +88,7 @@ def cost_table(sigmas: list[float], rounds: int) -> list[str]:
     mods = {"conv 5x5 (reference)": enn.Conv2d(h, h, 5, padding=2), "ReLU": enn.ReLU(h)}
     for s in sigmas:
         mods[f"AntiAliased(ReLU, sigma={s:g})"] = enn.AntiAliased(enn.ReLU(h), sigma=s)
+        mods[f"AntiAliased(ReLU, factor=1, sigma={s:g})"] = enn.AntiAliased(enn.ReLU(h), factor=1, sigma=s)
     times = {n: [] for n in mods}
     for _ in range(3):  # interleaved rounds
         for n, m in mods.items():
@@ -116,6 +117,7 @@ def main() -> None:
     builders = {"plain": r45.plain_net, "eqcnn": r45.eqcnn_net}
     for s in args.sigmas:
         builders[f"eqcnn AntiAliased sigma={s:g}"] = lambda seed, s=s: r45.eqcnn_net(seed, antialias=s)
+        builders[f"eqcnn blur only (factor=1) sigma={s:g}"] = lambda seed, s=s: r45.eqcnn_net(seed, s, factor=1)
     try:
         import escnn  # noqa: F401
 
@@ -132,6 +134,8 @@ def main() -> None:
                 errs[n]["bicubic"].append(r45.rotation_error(net, x, xr, angle=angle))
                 errs[n]["exact"].append(r45.lattice_rotation_error(net, k, angle=angle, reach=REACH, every=args.every))
                 errs[n]["reference"].append(reference_error(net, k, angle, args.every))
+    when = time.strftime("%Y-%m-%d")
+    print(f"# benchmarks/rotation45.py {' '.join(sys.argv[1:])} ({when}, {args.threads} threads)\n")
     print(f"45-degree comparison: {args.seeds} seeds x {args.inputs} inputs, angle {args.angle:g} degrees (means)\n")
     print("| net | bicubic (issue protocol) | exact | reference's own error | bicubic / escnn | exact / escnn |")
     print("|---|---|---|---|---|---|")

@@ -104,14 +104,15 @@ def rotation_error(net, x: torch.Tensor, xr: torch.Tensor, angle: float = ANGLE)
     return float((yr - target)[..., m].norm() / target[..., m].norm())
 
 
-def eqcnn_net(seed: int, antialias: float | None = None) -> torch.nn.Module:
-    """The C8 net; ``antialias`` (a blur sigma in pixels) runs each ReLU as ``enn.AntiAliased(ReLU, sigma=...)``."""
+def eqcnn_net(seed: int, antialias: float | None = None, factor: int = 2) -> torch.nn.Module:
+    """The C8 net; ``antialias`` (a blur sigma in pixels) runs each ReLU as ``enn.AntiAliased(ReLU, factor, sigma)``
+    (``factor=1``: the blur alone, on the input's grid)."""
     torch.manual_seed(seed)
     G = eqcnn.Cyclic(8)
     h = G.regular(8)
 
     def relu() -> enn.EquivariantModule:
-        return enn.ReLU(h) if antialias is None else enn.AntiAliased(enn.ReLU(h), sigma=antialias)
+        return enn.ReLU(h) if antialias is None else enn.AntiAliased(enn.ReLU(h), factor, sigma=antialias)
 
     return enn.Sequential(
         enn.Conv2d(G.trivial(1), h, 7, padding=3),

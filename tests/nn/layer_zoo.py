@@ -99,6 +99,11 @@ LAYER_ZOO: list[tuple[str, Callable[[PointGroup], enn.EquivariantModule]]] = [
     ("Identity", lambda G: enn.Identity(mixed(G))),
     ("AntiAliased", lambda G: enn.AntiAliased(enn.ELU(mixed(G)))),
     ("AntiAliased-norm", lambda G: enn.AntiAliased(enn.NormNonlinearity(vector(G) + mixed(G)), factor=3, sigma=0.8)),
+    (
+        "AntiAliased-gated",
+        lambda G: enn.AntiAliased(enn.GatedNonlinearity(enn.GatedNonlinearity.input_type(vector(G) + mixed(G)))),
+    ),
+    ("AntiAliased-fourier", lambda G: enn.AntiAliased(enn.FourierPointwise(spectral(G) + vector(G), "elu"), factor=1)),
     ("Conv2d-quotient", lambda G: enn.Conv2d(quotients(G), quotients(G) + vector(G), 3, padding=1)),
     ("ReLU-quotient", lambda G: enn.ReLU(quotients(G))),
     ("MaxPool2d-quotient", lambda G: enn.MaxPool2d(quotients(G), 3, stride=2, padding=1)),

@@ -14,6 +14,8 @@ equivariant wherever the wrapped layer is.
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import nn
 
@@ -50,15 +52,18 @@ class AntiAliased(EquivariantModule):
     Exactly equivariant wherever ``layer`` is (quarter turns and flips on any
     square input): the resampling is symmetric and acts on every channel alike.
 
-    Costs: ``layer`` runs on ``factor**2`` times the pixels, plus two 1-D blurs
-    (measured in docs/performance.md, "45 degrees").
+    Costs: ``layer`` runs on ``factor**2`` times the pixels, and each resampling is a
+    product with a dense ``(n_out, n_in)`` matrix per axis, rebuilt every call: cheap for
+    feature maps up to about 128 pixels a side, cubic in the side beyond (measured in
+    docs/howto/off-grid-angles.md). ``factor=1`` is the blur alone: most of the gain at a
+    fraction of the cost on the benchmark's net.
 
     Args:
         layer: a spatially pointwise eqcnn layer: a pointwise nonlinearity
             (``ReLU``, ``ELU``, ..., ``PointwiseNonlinearity``),
             ``NormNonlinearity``, ``GatedNonlinearity``, ``FourierPointwise``
             / ``FourierELU`` or ``NormPool``; on images.
-        factor: the upsampling factor (an integer >= 2).
+        factor: the upsampling factor (an integer >= 1; 1 is the blur alone, on the input's grid).
         sigma: the low-pass Gaussian's standard deviation, in input pixels (> 0).
 
     Shapes: ``(B, C_in, H, W) -> (B, C_out, H, W)``, with ``layer``'s channels.
@@ -82,12 +87,10 @@ class AntiAliased(EquivariantModule):
         super().__init__()
         if not isinstance(layer, _POINTWISE):
             names = "ReLU, ELU, ... (pointwise), NormNonlinearity, GatedNonlinearity, FourierPointwise, NormPool"
-            raise TypeError(
-                f"`layer` of AntiAliased must be a spatially pointwise eqcnn layer ({names}), "
-                f"got {type(layer).__name__}"
-            )
+            got = type(layer).__name__
+            raise TypeError(f"`layer` of AntiAliased must be one of these eqcnn layers: {names}; got {got}")
         check_dims("AntiAliased", layer.in_type, 2, "layer.in_type")
-        self.factor = check_int("factor", factor, minimum=2)
+        self.factor = check_int("factor", factor, minimum=1)
         self.sigma = float(check_number("sigma", sigma))
         if not self.sigma > 0:
             raise ValueError(f"`sigma` must be > 0 (the low-pass blur, in input pixels), got {sigma!r}")
@@ -105,6 +108,9 @@ class AntiAliased(EquivariantModule):
 
     def export(self) -> nn.Module:
         return AntiAliasedPlain(self.layer.export(), self.factor, self.taps.clone())
+
+    def _extra_state_info(self) -> dict[str, Any]:
+        return {**super()._extra_state_info(), "factor": self.factor, "sigma": self.sigma}
 
     def extra_repr(self) -> str:
         return f"factor={self.factor}, sigma={self.sigma!r}"

@@ -275,11 +275,12 @@ def channel_map(x: torch.Tensor, perm: torch.Tensor, signs: torch.Tensor | None,
 
 
 def gaussian_taps(sigma: float) -> torch.Tensor:
-    """A normalised 1-D Gaussian of standard deviation ``sigma`` taps, ``2 ceil(3 sigma) + 1`` taps long (float32)."""
+    """A normalised 1-D Gaussian of standard deviation ``sigma`` taps, ``2 ceil(3 sigma) + 1`` taps long (float64;
+    the layers cast it to their input's dtype)."""
     r = max(1, math.ceil(3 * sigma))
     t = torch.arange(-r, r + 1, dtype=torch.float64)
     g = torch.exp(-(t**2) / (2 * sigma * sigma))
-    return (g / g.sum()).float()
+    return g / g.sum()
 
 
 def upsample_matrix(n: int, factor: int, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
@@ -328,6 +329,9 @@ class AntiAliasedPlain(nn.Module):
         self.layer = layer
         self.factor = int(factor)
         self.register_buffer("taps", taps, persistent=False)
+
+    def extra_repr(self) -> str:
+        return f"factor={self.factor}, taps={self.taps.shape[0]}"
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         batched = x.dim() == 4
