@@ -39,29 +39,15 @@ from eqcnn.fields import rotate_pixels
 REACH = 16  # covers the receptive field of every net here, anti-aliased ones included
 
 
-def sample_mask(every: int) -> torch.Tensor:
-    """The disk's pixels whose row and column are multiples of ``every``."""
-    m = r45.disk_mask()
-    m[torch.arange(r45.SIZE) % every != 0] = False
-    m[:, torch.arange(r45.SIZE) % every != 0] = False
-    return m
-
-
 def reference_error(net, seed: int, angle: float, every: int) -> float:
-    """The bicubic reference ``R net(x)`` against the exact one, on :func:`sample_mask`."""
+    """The bicubic reference ``R net(x)`` against the exact one, on every ``every``-th row and column of the disk."""
     sample = r45.plane_waves(seed)
     px, py = r45.plane_grid(r45.SIZE)
-    x = sample(px, py).float()[None, None]
     with torch.no_grad():
-        y = net(x)
-    m = sample_mask(every)
+        y = net(sample(px, py).float()[None, None])
+    m = r45.sampled_disk(every=every)
     bicubic = rotate_pixels(y, angle, interpolation="bicubic")[0][:, m]
-    ca, sa = math.cos(angle), math.sin(angle)
-    qx, qy = ca * px[m] + sa * py[m], -sa * px[m] + ca * py[m]
-    ox, oy = r45.plane_grid(2 * REACH + 1)
-    patches = sample(qx[:, None, None] + ox[None], qy[:, None, None] + oy[None]).float()[:, None]
-    with torch.no_grad():
-        exact = torch.cat([net(c)[..., REACH, REACH] for c in patches.split(256)]).T
+    exact = r45.exact_turned_output(net, sample, angle, m, REACH)
     return float((bicubic - exact).norm() / exact.norm())
 
 

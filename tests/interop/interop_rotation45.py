@@ -62,29 +62,43 @@ def band_limited_pair(seed: int, size: int = SIZE, angle: float = ANGLE, cutoff:
     return x.float()[None, None], xr.float()[None, None]
 
 
+def sampled_disk(size: int = SIZE, radius: float = RADIUS, every: int = 1) -> torch.Tensor:
+    """The disk's pixels whose row and column are multiples of ``every`` (``every=1``: the whole disk)."""
+    m = disk_mask(size, radius)
+    m[torch.arange(size) % every != 0] = False
+    m[:, torch.arange(size) % every != 0] = False
+    return m
+
+
+def exact_turned_output(net, sample, angle: float, mask: torch.Tensor, reach: int) -> torch.Tensor:
+    """``(R net(x))(p)`` for the pixels ``p`` of ``mask``, ``(C, points)``, without interpolating the output.
+
+    ``(R net(x))(p) = net(x)(R^-1 p)``, and ``net(x)`` at the off-grid point ``R^-1 p`` is the net run on the
+    image ``sample`` (a function of plane coordinates) sampled on the lattice ``R^-1 p + Z^2``: convolutions
+    and pointwise layers commute with translations of the lattice. ``reach`` is the half-size of the patch
+    each such run sees; it must cover the net's receptive field so that no padding enters.
+    """
+    px, py = plane_grid(mask.shape[-1])
+    ca, sa = math.cos(angle), math.sin(angle)
+    qx, qy = ca * px[mask] + sa * py[mask], -sa * px[mask] + ca * py[mask]  # R^-1 p for each p of the mask
+    ox, oy = plane_grid(2 * reach + 1)
+    patches = sample(qx[:, None, None] + ox[None], qy[:, None, None] + oy[None]).float()[:, None]
+    with torch.no_grad():
+        return torch.cat([net(chunk)[..., reach, reach] for chunk in patches.split(256)]).T
+
+
 def lattice_rotation_error(
     net, seed: int, angle: float = ANGLE, size: int = SIZE, radius: float = RADIUS, reach: int = 8, every: int = 1
 ) -> float:
-    """Relative L2 error of ``net(R x)`` against the exact ``R net(x)`` inside the disk, for an invariant output.
-
-    No interpolation of the output: ``(R net(x))(p) = net(x)(R^-1 p)``, and ``net(x)`` at the off-grid point
-    ``R^-1 p`` is the net run on the image sampled on the lattice ``R^-1 p + Z^2`` (convolutions and pointwise
-    layers commute with translations of the lattice). ``reach`` is the half-size of the patch each such run
-    sees; it must cover the net's receptive field so that no padding enters. ``every`` compares only the
-    pixels whose row and column are multiples of it (a sample of the disk, ``every**2`` times faster).
-    """
+    """Relative L2 error of ``net(R x)`` against the exact ``R net(x)`` (:func:`exact_turned_output`) inside
+    the disk, for an invariant output; ``every`` compares only :func:`sampled_disk` (``every**2`` times faster)."""
     sample = plane_waves(seed)
     px, py = plane_grid(size)
     ca, sa = math.cos(angle), math.sin(angle)
     xr = sample(ca * px + sa * py, -sa * px + ca * py).float()[None, None]
-    m = disk_mask(size, radius)
-    m[torch.arange(size) % every != 0] = False
-    m[:, torch.arange(size) % every != 0] = False
-    qx, qy = ca * px[m] + sa * py[m], -sa * px[m] + ca * py[m]  # R^-1 p for each p in the disk
-    ox, oy = plane_grid(2 * reach + 1)
-    patches = sample(qx[:, None, None] + ox[None], qy[:, None, None] + oy[None]).float()[:, None]
+    m = sampled_disk(size, radius, every)
+    target = exact_turned_output(net, sample, angle, m, reach)
     with torch.no_grad():
-        target = torch.cat([net(chunk)[..., reach, reach] for chunk in patches.split(256)]).T  # (C, points)
         yr = net(xr)[0][:, m]
     return float((yr - target).norm() / target.norm())
 

@@ -304,7 +304,9 @@ def blur_matrix(n: int, factor: int, taps: torch.Tensor) -> torch.Tensor:
 
 def upsample_image(x: torch.Tensor, factor: int) -> torch.Tensor:
     """``(B, C, H, W) -> (B, C, factor (H - 1) + 1, factor (W - 1) + 1)`` by :func:`upsample_matrix` on each axis
-    (one small matrix product per axis; the backward pass is two more)."""
+    (one small matrix product per axis; the backward pass is two more). ``factor=1`` returns ``x``."""
+    if factor == 1:
+        return x
     uh = upsample_matrix(x.shape[-2], factor, x.dtype, x.device)
     uw = upsample_matrix(x.shape[-1], factor, x.dtype, x.device)
     return torch.matmul(torch.matmul(uh, x), uw.t())
