@@ -96,14 +96,25 @@ def main() -> None:
     ap.add_argument("--no-cost", action="store_true", help="skip the cost table")
     ap.add_argument("--every", type=int, default=2, help="exact errors on every n-th row and column of the disk")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument(
+        "--bases", nargs="+", default=["auto"], help="the convolutions' bases (e.g. auto lowpass): rows for each"
+    )
     args = ap.parse_args()
     warnings.simplefilter("ignore")
     torch.set_num_threads(args.threads)
     angle = math.radians(args.angle)
     builders = {"plain": r45.plain_net, "eqcnn": r45.eqcnn_net}
-    for s in args.sigmas:
-        builders[f"eqcnn AntiAliased sigma={s:g}"] = lambda seed, s=s: r45.eqcnn_net(seed, antialias=s)
-        builders[f"eqcnn blur only (factor=1) sigma={s:g}"] = lambda seed, s=s: r45.eqcnn_net(seed, s, factor=1)
+    for basis in args.bases:
+        tag = "" if basis == "auto" else f" basis={basis!r}"
+        if basis != "auto":
+            builders[f"eqcnn{tag}"] = lambda seed, b=basis: r45.eqcnn_net(seed, basis=b)
+        for s in args.sigmas:
+            builders[f"eqcnn{tag} AntiAliased sigma={s:g}"] = lambda seed, s=s, b=basis: r45.eqcnn_net(
+                seed, antialias=s, basis=b
+            )
+            builders[f"eqcnn{tag} blur only (factor=1) sigma={s:g}"] = lambda seed, s=s, b=basis: r45.eqcnn_net(
+                seed, s, factor=1, basis=b
+            )
     try:
         import escnn  # noqa: F401
 

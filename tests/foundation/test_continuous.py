@@ -162,6 +162,25 @@ def test_fourier_pointwise_refuses_bad_fields_and_samples():
         enn.FourierPointwise(SO2(1).bl_regular(1), "softplus")
 
 
+@pytest.mark.parametrize("N", [None, 24])
+def test_fourier_layers_on_the_same_fields_share_one_sampling(N):
+    # the sampling matrices are cached per (representation, N): equal to a fresh computation, read-only,
+    # and a second layer (or another multiplicity of the fields) gets the same arrays
+    from eqcnn.nn._fourier import _grid, _shared_sampling, fourier_sampling
+
+    G = O2(2)
+    rep = G.bl_regular_representation
+    fresh = fourier_sampling(rep, _grid(G, N))
+    shared = _shared_sampling(rep, N)
+    for a, b in zip(shared, fresh):
+        np.testing.assert_array_equal(a, b)
+        assert not a.flags.writeable
+    assert _shared_sampling(rep, N)[0] is shared[0]
+    one, two = enn.FourierELU(G.bl_regular(2), N=N), enn.FourierELU(G.bl_regular(5), N=N)
+    torch.testing.assert_close(one._plain.samplers, two._plain.samplers)
+    assert one._plain.samplers.numel() == fresh[0].size
+
+
 def test_fourier_error_falls_with_the_samples():
     # the aliasing of the function's harmonics between grid angles (benchmarks/fourier_sampling.py tabulates it)
     import importlib.util

@@ -110,7 +110,7 @@ def test_harmonic_dimensions_match_escnn_for_k5():
             lambda: kernel_basis(
                 eqcnn.Cyclic(4).trivial_representation, eqcnn.Cyclic(4).trivial_representation, 3, "fourier"
             ),
-            r"`kind` must be one of 'auto', 'harmonic', 'pixel', 'escnn'; got 'fourier'",
+            r"`kind` must be one of 'auto', 'harmonic', 'pixel', 'escnn', 'lowpass'; got 'fourier'",
         ),
         (
             lambda: kernel_basis(eqcnn.Cyclic(4).trivial_representation, eqcnn.Cyclic(4).trivial_representation, 0),
@@ -278,6 +278,41 @@ def test_permutation_solutions_are_the_generic_null_space(G, pair):
         np.testing.assert_allclose(sols.T @ sols, generic.T @ generic, atol=1e-12)
 
 
+def _direct_sum_cases():
+    from eqcnn.groups._representation import direct_sum
+
+    cases = []
+    for G in (eqcnn.SO2(3), eqcnn.O2(2), eqcnn.Cyclic(8), eqcnn.Dihedral(4)):
+        irreps = G.irreps()
+        reps = [G.trivial_representation, irreps[1], direct_sum([irreps[-1], irreps[0], irreps[1]], "mixed")]
+        if G.is_continuous:
+            reps.append(G.bl_regular_representation)
+        cases += [
+            (G, r_in, r_out) for r_in in reps for r_out in reps if len(r_in.components) + len(r_out.components) > 2
+        ]
+    return cases
+
+
+@pytest.mark.parametrize("G, rep_in, rep_out", _direct_sum_cases(), ids=repr)
+def test_direct_sums_are_solved_block_by_block_as_the_whole_null_space(G, rep_in, rep_out):
+    # between known direct sums of irreps the constraint is block diagonal, so each pair of irreps is solved
+    # alone and the rows are put in the whole null space's order: the same rows, not just the same span
+    from eqcnn.kernels._harmonic import angular_solutions, harmonic_action
+    from eqcnn.kernels._solve import null_space
+
+    for m in range(4):
+        a = 1 if m == 0 else 2
+        pairs = rep_out.size * rep_in.size
+        cons = [
+            np.kron(np.kron(rep_out(g), rep_in(g)), np.eye(a)) - np.kron(np.eye(pairs), harmonic_action(m, g).T)
+            for g in G.generators
+        ]
+        whole = null_space(cons, pairs * a)
+        blocks = angular_solutions(rep_in, rep_out, m).reshape(-1, pairs * a)
+        assert blocks.shape == whole.shape, m
+        np.testing.assert_allclose(blocks, whole, atol=1e-12)
+
+
 def test_orthonormal_components_are_read_from_both_triangles_of_the_gram_matrix():
     from eqcnn.kernels._solve import orthonormal_components
 
@@ -437,5 +472,5 @@ def test_the_escnn_profile_is_escnns_default_rings():
 def test_an_unknown_ring_profile_is_refused():
     from eqcnn.kernels import ring_profile
 
-    with pytest.raises(ValueError, match=r"`profile` must be one of 'eqcnn', 'escnn'; got 'escn'"):
+    with pytest.raises(ValueError, match=r"`profile` must be one of 'eqcnn', 'escnn', 'lowpass'; got 'escn'"):
         ring_profile(5, "escn")

@@ -118,9 +118,9 @@ def rotation_error(net, x: torch.Tensor, xr: torch.Tensor, angle: float = ANGLE)
     return float((yr - target)[..., m].norm() / target[..., m].norm())
 
 
-def eqcnn_net(seed: int, antialias: float | None = None, factor: int = 2) -> torch.nn.Module:
+def eqcnn_net(seed: int, antialias: float | None = None, factor: int = 2, basis: str = "auto") -> torch.nn.Module:
     """The C8 net; ``antialias`` (a blur sigma in pixels) runs each ReLU as ``enn.AntiAliased(ReLU, factor, sigma)``
-    (``factor=1``: the blur alone, on the input's grid)."""
+    (``factor=1``: the blur alone, on the input's grid); ``basis`` is the convolutions' (e.g. ``"lowpass"``)."""
     torch.manual_seed(seed)
     G = eqcnn.Cyclic(8)
     h = G.regular(8)
@@ -129,9 +129,9 @@ def eqcnn_net(seed: int, antialias: float | None = None, factor: int = 2) -> tor
         return enn.ReLU(h) if antialias is None else enn.AntiAliased(enn.ReLU(h), factor, sigma=antialias)
 
     return enn.Sequential(
-        enn.Conv2d(G.trivial(1), h, 7, padding=3),
+        enn.Conv2d(G.trivial(1), h, 7, padding=3, basis=basis),
         relu(),
-        enn.Conv2d(h, h, 5, padding=2),
+        enn.Conv2d(h, h, 5, padding=2, basis=basis),
         relu(),
         enn.GroupPool(h, "max"),
     ).eval()

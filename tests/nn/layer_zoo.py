@@ -68,6 +68,7 @@ def smaller(G: PointGroup) -> PointGroup:
 
 LAYER_ZOO: list[tuple[str, Callable[[PointGroup], enn.EquivariantModule]]] = [
     ("Conv2d", lambda G: enn.Conv2d(mixed(G), G.regular(2), 3, padding=1)),
+    ("Conv2d-lowpass", lambda G: enn.Conv2d(vector(G) + mixed(G), G.regular(2), 5, padding=2, basis="lowpass")),
     ("ConvTranspose2d", lambda G: enn.ConvTranspose2d(mixed(G), G.regular(2), 3, padding=1)),
     ("ConvTranspose2d-stride2", lambda G: enn.ConvTranspose2d(mixed(G), vector(G), 3, stride=2, padding=1)),
     ("ReLU", lambda G: enn.ReLU(mixed(G))),
@@ -88,6 +89,7 @@ LAYER_ZOO: list[tuple[str, Callable[[PointGroup], enn.EquivariantModule]]] = [
     ("AvgPool2d", lambda G: enn.AvgPool2d(vector(G), 3, stride=2, padding=1)),
     ("AvgPool2d-divisor", lambda G: enn.AvgPool2d(vector(G), 3, stride=2, padding=1, divisor_override=4)),
     ("AdaptiveAvgPool2d", lambda G: enn.AdaptiveAvgPool2d(vector(G), 3)),
+    ("GaussianAvgPool2d", lambda G: enn.GaussianAvgPool2d(vector(G) + mixed(G), spread=0.2)),
     ("AdaptiveMaxPool2d", lambda G: enn.AdaptiveMaxPool2d(mixed(G), 4)),
     ("BlurPool2d", lambda G: enn.BlurPool2d(vector(G) + mixed(G), stride=2)),
     ("GroupPool", lambda G: enn.GroupPool(mixed(G))),

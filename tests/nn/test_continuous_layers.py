@@ -36,6 +36,7 @@ CONTINUOUS_ZOO = [
     ("AvgPool2d", lambda G: enn.AvgPool2d(bl(G), 3, stride=2, padding=1)),
     ("BlurPool2d", lambda G: enn.BlurPool2d(bl(G), stride=2)),
     ("AdaptiveAvgPool2d", lambda G: enn.AdaptiveAvgPool2d(bl(G), 3)),
+    ("GaussianAvgPool2d", lambda G: enn.GaussianAvgPool2d(bl(G))),
     ("Upsample", lambda G: enn.Upsample(bl(G), scale_factor=2)),
     ("NormPool", lambda G: enn.NormPool(bl(G) + vec(G))),
     ("FieldDropout-eval", lambda G: enn.FieldDropout(bl(G), 0.5).eval()),

@@ -80,8 +80,8 @@ class ContinuousGroup(PointGroup):
     def _ctor_args(self) -> tuple:
         return (self.max_frequency, self.N)
 
-    @property
-    def generators(self) -> tuple[GroupElement, ...]:
+    @cached_property  # (a Fraction each: made once, every kernel basis reads them)
+    def generators(self) -> tuple[GroupElement, ...]:  # type: ignore[override]
         """Rotations by one and by sqrt(2) radians (the powers of each are dense in the circle, so the
         constraint holds at every angle), and the mirror for O(2).
 

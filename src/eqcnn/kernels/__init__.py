@@ -8,7 +8,7 @@ which is how the layers expand regular -> regular filters cheaply.
 """
 
 from ._basis import BASIS_KINDS, BasisKind, KernelBasis, default_basis_kind, kernel_basis
-from ._harmonic import PROFILES, default_max_frequency, escnn_max_frequency, ring_profile
+from ._harmonic import PROFILES, default_max_frequency, escnn_max_frequency, lowpass_max_frequency, ring_profile
 from ._regular import RegularFactors, regular_factors
 
 __all__ = [
@@ -21,6 +21,7 @@ __all__ = [
     "default_max_frequency",
     "escnn_max_frequency",
     "kernel_basis",
+    "lowpass_max_frequency",
     "regular_factors",
     "ring_profile",
 ]

@@ -16,10 +16,10 @@ from ._voxel import voxel_action, voxel_filters
 
 __all__ = ["BASIS_KINDS", "BasisKind", "KernelBasis", "default_basis_kind", "kernel_basis"]
 
-BasisKind = Literal["auto", "harmonic", "pixel", "escnn"]
+BasisKind = Literal["auto", "harmonic", "pixel", "escnn", "lowpass"]
 
 #: The basis kinds (``"auto"`` picks ``"pixel"`` for Trivial, ``"harmonic"`` otherwise).
-BASIS_KINDS = ("auto", "harmonic", "pixel", "escnn")
+BASIS_KINDS = ("auto", "harmonic", "pixel", "escnn", "lowpass")
 
 
 class KernelBasis:
@@ -28,9 +28,11 @@ class KernelBasis:
     Attributes:
         rep_in, rep_out: the representations of the input and output field.
         kernel_size: the side ``k`` of the square filter.
-        kind: ``"harmonic"``, ``"pixel"`` or ``"escnn"`` (the harmonic basis on
+        kind: ``"harmonic"``, ``"pixel"``, ``"escnn"`` (the harmonic basis on
             escnn's default rings and band limits for ``R2Conv``: what loading
-            escnn's weights needs, see :func:`eqcnn.interop.escnn.load_escnn_weights`).
+            escnn's weights needs, see :func:`eqcnn.interop.escnn.load_escnn_weights`)
+            or ``"lowpass"`` (the harmonic basis with every ring's band limit one
+            lower, the outer ring's 1: see :func:`~eqcnn.kernels.ring_profile`).
         filters: array ``(dim, d_out, d_in, k, k)``, orthonormal in the
             Frobenius inner product; read-only.  For the harmonic basis it is
             made from ``coefficients`` and ``spatial`` on first use (on the
@@ -240,7 +242,7 @@ def _cached_basis(rep_in: Representation, rep_out: Representation, kernel_size: 
         return KernelBasis(
             rep_in, rep_out, kernel_size, kind, _drop_rounding(pixel_filters(rep_in, rep_out, kernel_size))
         )
-    h = harmonic_basis(rep_in, rep_out, kernel_size, "escnn" if kind == "escnn" else "eqcnn")
+    h = harmonic_basis(rep_in, rep_out, kernel_size, kind if kind in ("escnn", "lowpass") else "eqcnn")
     return KernelBasis(
         rep_in,
         rep_out,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["canonical_signs", "null_space", "orthonormal_coefficients", "orthonormal_components"]
+__all__ = ["canonical_signs", "null_space", "null_space_kept", "orthonormal_coefficients", "orthonormal_components"]
 
 
 def _gram_schmidt(
@@ -74,20 +74,32 @@ def null_space(constraints: list[np.ndarray], dim: int) -> np.ndarray:
     basis vectors, which are then orthonormalised in order: a canonical
     basis, reproducible across machines.
     """
+    return null_space_kept(constraints, dim)[0]
+
+
+def null_space_kept(constraints: list[np.ndarray], dim: int) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`null_space` and, for each of its rows, the standard basis vector it was made from.
+
+    Those indices say where a row falls in the canonical order.  When the
+    constraints are block diagonal over disjoint sets of coordinates, the null
+    space of the whole is the rows of each block's null space, sorted by that
+    index: the projector is block diagonal, so Gram-Schmidt in order never
+    mixes two blocks (see :func:`eqcnn.kernels._harmonic.angular_solutions`).
+    """
     if not constraints:
-        return np.eye(dim)
+        return np.eye(dim), np.arange(dim)
     gram = sum(a.T @ a for a in constraints)
     if not np.any(np.abs(gram) > 1e-12):
-        return np.eye(dim)
+        return np.eye(dim), np.arange(dim)
     evals, evecs = np.linalg.eigh(gram)
     # the constraints are differences of orthogonal matrices: nonzero eigenvalues are O(1)
     tol = 1e-8 * max(1.0, float(evals[-1]))
     v = evecs[:, evals < tol]
     if v.shape[1] == 0:
-        return np.zeros((0, dim))
+        return np.zeros((0, dim)), np.zeros(0, dtype=np.int64)
     projector = v @ v.T
     projector[np.abs(projector) < 1e-14] = 0.0
-    return _gram_schmidt(np.eye(dim), projector, 1e-8)[0]
+    return _gram_schmidt(np.eye(dim), projector, 1e-8)
 
 
 def orthonormal_coefficients(gram: np.ndarray, rel_tol: float = 1e-6) -> np.ndarray:

@@ -252,9 +252,12 @@ class Conv2d(_ConvNd):
             right, as in torch) or ``"valid"``;
             ``groups`` must be 1 except for ``Trivial()``.
         basis: ``"auto"`` (pixel basis for Trivial, harmonic otherwise),
-            ``"harmonic"``, ``"pixel"`` (groups that map the grid onto itself) or
+            ``"harmonic"``, ``"pixel"`` (groups that map the grid onto itself),
             ``"escnn"`` (the harmonic basis on escnn's default rings, to load
-            escnn's weights exactly: :func:`eqcnn.interop.escnn.load_escnn_weights`).
+            escnn's weights exactly: :func:`eqcnn.interop.escnn.load_escnn_weights`)
+            or ``"lowpass"`` (the harmonic basis with every ring's band limit one
+            lower and the outer ring's 1: fewer, smoother filters, which change
+            less at angles off the grid; docs/howto/off-grid-angles.md).
 
     Shapes:
         ``(B, in_type.size, H, W) -> (B, out_type.size, H', W')`` with torch's

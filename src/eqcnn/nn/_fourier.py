@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -80,6 +81,16 @@ def fourier_sampling(rep: Representation, grid: list[GroupElement]) -> tuple[np.
     if np.linalg.matrix_rank(gram, tol=1e-9 * max(1.0, np.abs(gram).max())) < A.shape[1]:
         raise ValueError(f"{len(grid)} samples cannot hold {rep!r}: use more samples (`N`)")
     return A, np.linalg.solve(gram, A.T)
+
+
+@lru_cache(maxsize=256)
+def _shared_sampling(rep: Representation, N: int | None) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`fourier_sampling` on the grid of ``N`` samples (:func:`_grid`), cached: every layer on the same
+    fields shares it (read-only), so a model's nonlinearities after the first cost no sampling and no solve."""
+    a, p = fourier_sampling(rep, _grid(rep.group, N))
+    a.setflags(write=False)
+    p.setflags(write=False)
+    return a, p
 
 
 class FourierPointwisePlain(nn.Module):
@@ -168,11 +179,11 @@ class FourierPointwise(EquivariantModule):
         check_choice("function", function, _FUNCTIONS)
         self.function = function
         self.N = N
-        grid = _grid(in_type.group, N)
+        n_grid = len(_grid(in_type.group, N))  # (checks N)
         runs, samplers, inverses, offset = [], [], [], 0
         for (rep, count), (start, _, size) in zip(in_type.runs(), in_type.channel_runs()):
-            a, p = fourier_sampling(rep, grid)
-            runs.append((start, count, size, len(grid), offset))
+            a, p = _shared_sampling(rep, N)
+            runs.append((start, count, size, n_grid, offset))
             samplers.append(a.reshape(-1))
             inverses.append(p.reshape(-1))
             offset += a.size

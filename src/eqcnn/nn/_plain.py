@@ -341,3 +341,34 @@ class AntiAliasedPlain(nn.Module):
             x = x.unsqueeze(0)
         y = blur_image(self.layer(upsample_image(x, self.factor)), self.factor, self.taps)
         return y if batched else y.squeeze(0)
+
+
+def gaussian_window(n: int, spread: float, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    """``(n,)``: a Gaussian about the centre of ``n`` samples, of standard deviation ``spread * n`` samples,
+    summing to one (symmetric: ``w[i] == w[n - 1 - i]``)."""
+    t = torch.arange(n, dtype=torch.float64, device=device) - (n - 1) / 2
+    w = torch.exp(-(t * t) / (2.0 * (spread * n) ** 2))
+    return (w / w.sum()).to(dtype)
+
+
+def gaussian_average(x: torch.Tensor, spread: float) -> torch.Tensor:
+    """``(B, C, H, W) -> (B, C, 1, 1)``: each channel's average weighted by the separable Gaussian of
+    :func:`gaussian_window` on each axis (isotropic on a square map)."""
+    h, w = x.shape[-2], x.shape[-1]
+    wh = gaussian_window(h, spread, x.dtype, x.device)
+    ww = gaussian_window(w, spread, x.dtype, x.device)
+    return ((x * wh[:, None]).sum(-2) * ww).sum(-1)[..., None, None]
+
+
+class GaussianAvgPoolPlain(nn.Module):
+    """Plain form of :class:`eqcnn.nn.GaussianAvgPool2d`: the Gaussian-weighted global average."""
+
+    def __init__(self, spread: float) -> None:
+        super().__init__()
+        self.spread = spread
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return gaussian_average(x, self.spread)
+
+    def extra_repr(self) -> str:
+        return f"spread={self.spread!r}"

@@ -8,11 +8,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .._checks import check_choice, check_int, ntuple
+from .._checks import check_choice, check_int, check_number, ntuple
 from ..fields import FieldType
 from ._fieldutil import check_dims, check_field_type, require_permutation
 from ._module import EquivariantModule
-from ._plain import FieldPoolPlain, pool_fields
+from ._plain import FieldPoolPlain, GaussianAvgPoolPlain, gaussian_average, pool_fields
 
 __all__ = [
     "AdaptiveAvgPool2d",
@@ -22,6 +22,7 @@ __all__ = [
     "AvgPool2d",
     "AvgPool3d",
     "BlurPool2d",
+    "GaussianAvgPool2d",
     "GroupPool",
     "MaxPool2d",
     "MaxPool3d",
@@ -222,6 +223,69 @@ class _AdaptiveAvgPoolNd(EquivariantModule):
     def extra_repr(self) -> str:
         size = self.output_size
         return f"{self.in_type!r}, output_size={size if size[0] is None or len(set(size)) > 1 else size[0]}"
+
+
+class GaussianAvgPool2d(EquivariantModule):
+    """A global average weighted by a Gaussian about the map's centre: invariant features that a turn moves less.
+
+    ``AdaptiveAvgPool2d(t, 1)`` weighs every pixel of the square map alike, so
+    its footprint is a square: turned by 45 degrees, the features near its
+    corners leave it and others come in. This layer weighs each pixel by a
+    Gaussian of standard deviation ``spread * H`` (``spread * W`` across) about
+    the centre, a round footprint that stays where it is under any rotation.
+    On the demo's C8 digit classifier it raised the worst accuracy over
+    15-degree turns by 2.8 points at the same upright accuracy
+    (docs/howto/off-grid-angles.md).
+
+    Averaging is linear and the weights are symmetric, so on any field the
+    layer is exactly equivariant for the grid symmetries (flips; quarter turns
+    on square maps) and approximately for other rotations. It has no
+    parameters.
+
+    Args:
+        in_type: the field type (any fields).
+        spread: the Gaussian's standard deviation as a fraction of the map's side (> 0; default 0.25:
+            the weight at the middle of an edge is ``exp(-2)`` of the centre's).
+
+    Shapes: ``(B, C, H, W) -> (B, C, 1, 1)``, as ``AdaptiveAvgPool2d(t, 1)``; unbatched ``(C, H, W) -> (C, 1, 1)``.
+
+    Example:
+        >>> import torch, eqcnn
+        >>> from eqcnn import nn as enn
+        >>> pool = enn.GaussianAvgPool2d(eqcnn.Cyclic(8).trivial(3))
+        >>> pool
+        GaussianAvgPool2d(Cyclic(8).trivial(3), spread=0.25)
+        >>> x = torch.randn(2, 3, 8, 8)
+        >>> pool(x).shape
+        torch.Size([2, 3, 1, 1])
+        >>> bool(torch.allclose(pool(torch.rot90(x, 1, (2, 3))), pool(x), atol=1e-6))
+        True
+    """
+
+    def __init__(self, in_type: FieldType, spread: float = 0.25) -> None:
+        super().__init__()
+        check_field_type("in_type", in_type)
+        check_dims(type(self).__name__, in_type, 2)
+        self.spatial_dims = 2
+        self.in_type = self.out_type = in_type
+        self.spread = float(check_number("spread", spread))
+        if not self.spread > 0:
+            raise ValueError(
+                f"`spread` must be > 0 (the Gaussian's standard deviation over the map's side), got {spread!r}"
+            )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.check_input(x)
+        return gaussian_average(x, self.spread)
+
+    def export(self) -> nn.Module:
+        return GaussianAvgPoolPlain(self.spread)
+
+    def _extra_state_info(self) -> dict[str, Any]:
+        return {**super()._extra_state_info(), "spread": self.spread}
+
+    def extra_repr(self) -> str:
+        return f"{self.in_type!r}, spread={self.spread!r}"
 
 
 class _AdaptiveMaxPoolNd(_AdaptiveAvgPoolNd):
