@@ -108,14 +108,6 @@ class Representation:
         return f"{self.group!r}.{self.name}"
 
     @cached_property
-    def generator_matrices(self) -> tuple[np.ndarray, ...]:
-        """``rho(g)`` at each of ``group.generators``, in order (made once: the kernel bases' constraints)."""
-        out = tuple(np.array(self(g)) for g in self.group.generators)
-        for m in out:
-            m.setflags(write=False)
-        return out
-
-    @cached_property
     def invariant_basis(self) -> np.ndarray:
         """Basis of the vectors fixed by every ``rho(g)``, shape ``(size, n)``.
 

@@ -131,9 +131,8 @@ def _solutions_kept(rep_in: Representation, rep_out: Representation, m: int) -> 
     else:
         dim = d_o * d_i * a
         constraints = []
-        gens = zip(rep_in.group.generators, rep_out.generator_matrices, rep_in.generator_matrices)
-        for g, r_out, r_in in gens:
-            lhs = _kron(_kron(r_out, r_in), np.eye(a))
+        for g in rep_in.group.generators:
+            lhs = _kron(_kron(rep_out(g), rep_in(g)), np.eye(a))
             rhs = _kron(np.eye(d_o * d_i), harmonic_action(m, g).T)
             constraints.append(lhs - rhs)
         flat, where = null_space_kept(constraints, dim)

@@ -357,7 +357,7 @@ def gaussian_average(x: torch.Tensor, spread: float) -> torch.Tensor:
     h, w = x.shape[-2], x.shape[-1]
     wh = gaussian_window(h, spread, x.dtype, x.device)
     ww = gaussian_window(w, spread, x.dtype, x.device)
-    return ((x * wh[:, None]).sum(-2) * ww).sum(-1)[..., None, None]
+    return ((x @ ww) @ wh)[..., None, None]
 
 
 class GaussianAvgPoolPlain(nn.Module):
