@@ -12,7 +12,7 @@ input), ``k5last`` (the last conv 5x5), ``aaelu`` (``AntiAliased(ELU, factor, si
 after the second conv), ``up2`` (the input upsampled to 57x57 first), ``diskpool`` (the global
 average over the inscribed disk), ``gausspool`` (``GaussianAvgPool2d``-like, ``--spread``),
 ``mask`` (the input times that disk), ``nohbn`` (no batch norm in the head), ``crossmax`` (a
-plus-shaped max window); a group: ``c8`` (default) or ``c16``.
+plus-shaped max window), ``k7first`` (the lifting conv 7x7); a group: ``c8`` (default) or ``c16``.
 
     .venv/bin/python benchmarks/demo_variants.py none
     .venv/bin/python benchmarks/demo_variants.py aaelu+lowband+k5last --threads 2
@@ -50,6 +50,7 @@ CHANGES = {
     "mask",
     "nohbn",
     "crossmax",
+    "k7first",
     "c8",
     "c16",
 }
@@ -154,7 +155,7 @@ def build(
             layers += pool(g.regular(width))
         layers += block(g.regular(width), 2 * width, 5)
     else:
-        layers += block(g.trivial(1), width, 5) + pool(g.regular(width))
+        layers += block(g.trivial(1), width, 7 if "k7first" in flags else 5) + pool(g.regular(width))
         layers += block(g.regular(width), width, 5) + block(g.regular(width), 2 * width, 5)
     layers += pool(g.regular(2 * width))
     layers += block(g.regular(2 * width), 4 * width, 5 if "k5last" in flags else 3)

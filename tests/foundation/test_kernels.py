@@ -293,24 +293,94 @@ def _direct_sum_cases():
     return cases
 
 
+def _whole_null_space(G, rep_in, rep_out, m):
+    """The constraint's null space over all of ``rep_out (x) rep_in (x) harmonic m`` at once, by the general
+    route (eigenvectors, the projector, the general Gram-Schmidt): the reference for the solver's shortcuts."""
+    from eqcnn.kernels._harmonic import harmonic_action
+    from eqcnn.kernels._solve import _gram_schmidt
+
+    a = 1 if m == 0 else 2
+    pairs = rep_out.size * rep_in.size
+    cons = [
+        np.kron(np.kron(rep_out(g), rep_in(g)), np.eye(a)) - np.kron(np.eye(pairs), harmonic_action(m, g).T)
+        for g in G.generators
+    ]
+    evals, evecs = np.linalg.eigh(sum(c.T @ c for c in cons))
+    v = evecs[:, evals < 1e-8 * max(1.0, float(evals[-1]))]
+    projector = v @ v.T
+    projector[np.abs(projector) < 1e-14] = 0.0
+    return _gram_schmidt(np.eye(pairs * a), projector, 1e-8)[0]
+
+
 @pytest.mark.parametrize("G, rep_in, rep_out", _direct_sum_cases(), ids=repr)
 def test_direct_sums_are_solved_block_by_block_as_the_whole_null_space(G, rep_in, rep_out):
     # between known direct sums of irreps the constraint is block diagonal, so each pair of irreps is solved
     # alone and the rows are put in the whole null space's order: the same rows, not just the same span
-    from eqcnn.kernels._harmonic import angular_solutions, harmonic_action
-    from eqcnn.kernels._solve import null_space
+    from eqcnn.kernels._harmonic import angular_solutions
 
     for m in range(4):
-        a = 1 if m == 0 else 2
-        pairs = rep_out.size * rep_in.size
-        cons = [
-            np.kron(np.kron(rep_out(g), rep_in(g)), np.eye(a)) - np.kron(np.eye(pairs), harmonic_action(m, g).T)
-            for g in G.generators
-        ]
-        whole = null_space(cons, pairs * a)
-        blocks = angular_solutions(rep_in, rep_out, m).reshape(-1, pairs * a)
+        whole = _whole_null_space(G, rep_in, rep_out, m)
+        blocks = angular_solutions(rep_in, rep_out, m).reshape(-1, whole.shape[1])
         assert blocks.shape == whole.shape, m
         np.testing.assert_allclose(blocks, whole, atol=1e-12)
+
+
+@pytest.mark.parametrize("G", [eqcnn.SO2(4), eqcnn.O2(4)], ids=repr)
+def test_the_frequency_rule_skips_exactly_the_empty_null_spaces(G):
+    # irreps k_in -> k_out couple only through harmonics m = |k_out - k_in| and k_out + k_in: the solver skips
+    # the others, and the generic null space of each skipped pair is empty (and of each kept one, the same rows)
+    from eqcnn.kernels._harmonic import _solutions_kept
+
+    skipped = 0
+    for rep_in in G.irreps():
+        for rep_out in G.irreps():
+            for m in range(10):
+                whole = _whole_null_space(G, rep_in, rep_out, m)
+                rows = _solutions_kept(rep_in, rep_out, m)[0].reshape(-1, whole.shape[1])
+                assert rows.shape == whole.shape, (rep_in, rep_out, m)
+                np.testing.assert_allclose(rows, whole, atol=1e-12)
+                skipped += m not in (abs(rep_out.frequency - rep_in.frequency), rep_out.frequency + rep_in.frequency)
+    assert skipped > 0.7 * len(G.irreps()) ** 2 * 10  # the rule did skip most pairs
+    assert [r.frequency for r in G.irreps()] == ([0, 0, 1, 2, 3, 4] if G.has_reflections else [0, 1, 2, 3, 4])
+    assert G.bl_regular(1).representations[0].frequency is None and eqcnn.Cyclic(4).irrep(1).frequency is None
+
+
+def test_the_frequency_is_the_groups_record_not_the_name():
+    # a hand-made representation named like an irrep is solved in full, not skipped on its name's word
+    from eqcnn.groups import Representation
+    from eqcnn.kernels._harmonic import angular_solutions
+
+    G = eqcnn.SO2(3)
+    real = G.irrep(1)
+    fake = Representation(G, "irrep(2)", real.matrices, function=real.function)
+    assert real.frequency == 1 and fake.frequency is None
+    trivial = G.trivial(1).representations[0]
+    assert trivial.frequency == 0
+    assert angular_solutions(fake, trivial, 1).shape == angular_solutions(real, trivial, 1).shape == (2, 1, 2, 2)
+    import pickle
+
+    assert pickle.loads(pickle.dumps(G.irrep(3))).frequency == 3
+
+
+@pytest.mark.parametrize("n", [1, 2, 7, 15, 16])
+def test_the_small_gram_schmidt_is_the_general_one(n):
+    # the fast path of small null spaces (Euclidean, <= 16 unknowns) keeps the same candidates, in the same
+    # order, and gives the same rows as the general Gram-Schmidt
+    from eqcnn.kernels._solve import _gram_schmidt, _gram_schmidt_small
+
+    rng = np.random.default_rng(n)
+    for trial in range(60):
+        r = int(rng.integers(0, n + 1))
+        v = np.linalg.qr(rng.standard_normal((n, n)))[0][:, :r]
+        if trial % 3 == 0:  # coordinate subspaces: rows of zeros, exact zeros elsewhere
+            v = np.eye(n)[:, rng.permutation(n)[:r]]
+        projector = v @ v.T
+        projector[np.abs(projector) < 1e-14] = 0.0
+        rows, kept = _gram_schmidt(np.eye(n), projector, 1e-8)
+        fast_rows, fast_kept = _gram_schmidt_small(projector, 1e-8)
+        assert fast_rows.shape == rows.shape == (r, n) and fast_rows.dtype == rows.dtype
+        assert fast_kept.tolist() == kept.tolist() and fast_kept.dtype == kept.dtype
+        np.testing.assert_allclose(fast_rows, rows, atol=1e-12)
 
 
 def test_orthonormal_components_are_read_from_both_triangles_of_the_gram_matrix():

@@ -51,7 +51,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "Train the same small network as an ordinary CNN and as rotation-equivariant CNNs on 4,000 real "
         "MNIST digits (bundled, no download), then test them on digits turned by every multiple of 15 degrees "
         "and under the MNIST-rot protocol (train and test on randomly turned digits). Prints a table and "
-        "writes plots. About 4 minutes on 2 CPU cores; --quick takes well under a minute."
+        "writes plots. About 6 minutes on 2 CPU cores; --quick takes well under a minute."
     )
     p.formatter_class = argparse.ArgumentDefaultsHelpFormatter
     p.add_argument("--output-dir", default="demo_output", help="folder for the plots and results.json")

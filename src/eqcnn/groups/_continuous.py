@@ -233,7 +233,9 @@ def continuous_irrep(group: ContinuousGroup, *index: int) -> Representation:
         return trivial_representation(group)
     fn = _irrep_function(group, index)
     mats = np.stack([fn(g) for g in group.elements])
-    return Representation(group, name, mats, function=fn, rebuild=(continuous_irrep, (group, *index)))
+    rep = Representation(group, name, mats, function=fn, rebuild=(continuous_irrep, (group, *index)))
+    rep._frequency = index[-1]
+    return rep
 
 
 def check_continuous_rotation(value: object) -> bool:

@@ -73,7 +73,9 @@ class GroupElement:
     @property
     def angle(self) -> float:
         """Rotation angle in radians, counter-clockwise, in ``[0, 2 pi)``."""
-        return 2 * math.pi * self.rotation / self.group.N
+        return (
+            2 * math.pi * float(self.rotation) / self.group.N
+        )  # (float first: the same value without Fraction's mixed-type dispatch)
 
     @property
     def index(self) -> int:

@@ -62,6 +62,7 @@ class Representation:
         self.function = function
         self._rebuild = rebuild
         self._components: tuple[Representation, ...] | None = None
+        self._frequency: int | None = None  # set by the continuous groups' irreps (``frequency``)
 
     @property
     def components(self) -> tuple[Representation, ...] | None:
@@ -72,6 +73,16 @@ class Representation:
         if self.is_trivial or self.name.startswith("irrep("):
             return (self,)
         return None
+
+    @property
+    def frequency(self) -> int | None:
+        """The angular frequency ``k`` of an irrep of a continuous group (``irrep(k)`` of SO(2), ``irrep(j, k)``
+        of O(2); 0 for the trivial representation), else ``None``: it decides which kernels can map it."""
+        if not self.group.is_continuous:
+            return None
+        if self.is_trivial and self.function is None:  # (trivial at every angle, not only on the sample)
+            return 0
+        return self._frequency  # recorded by the group when it built the irrep, never read from the name
 
     def __reduce__(self):
         if self._rebuild is not None:

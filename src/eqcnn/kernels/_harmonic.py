@@ -125,9 +125,15 @@ def _solutions_kept(rep_in: Representation, rep_out: Representation, m: int) -> 
                 si += ci.size
             so += co.size
         if not rows:
-            return np.zeros((0, d_o, d_i, a)), np.zeros(0, dtype=np.int64)
+            return _no_solutions(d_o, d_i, a)
         order = np.argsort(np.concatenate(kept), kind="stable")
         out, where = np.concatenate(rows)[order], np.concatenate(kept)[order]
+    elif (
+        rep_in.frequency is not None
+        and rep_out.frequency is not None
+        and m not in _coupled(rep_in.frequency, rep_out.frequency)
+    ):
+        return _no_solutions(d_o, d_i, a)
     else:
         dim = d_o * d_i * a
         constraints = []
@@ -138,6 +144,22 @@ def _solutions_kept(rep_in: Representation, rep_out: Representation, m: int) -> 
         flat, where = null_space_kept(constraints, dim)
         out = flat.reshape(-1, d_o, d_i, a)
     out.setflags(write=False)  # cached and shared
+    where.setflags(write=False)
+    return out, where
+
+
+def _coupled(k_i: int, k_o: int) -> tuple[int, int]:
+    """The ring harmonics ``m`` that can map irrep ``k_i`` to irrep ``k_o`` of SO(2) or O(2):
+    ``|k_o - k_i|`` and ``k_o + k_i`` (the frequencies of ``rho_out (x) rho_in``); at any other ``m``
+    the null space is empty, so it is not solved for (33 of the 48 (irreps pair, m) null spaces of a
+    5x5 layer between ``SO2(3).bl_regular`` fields)."""
+    return (abs(k_o - k_i), k_o + k_i)
+
+
+def _no_solutions(d_o: int, d_i: int, a: int) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_solutions_kept`'s answer when nothing solves the constraint (read-only, as it is cached)."""
+    out, where = np.zeros((0, d_o, d_i, a)), np.zeros(0, dtype=np.int64)
+    out.setflags(write=False)
     where.setflags(write=False)
     return out, where
 

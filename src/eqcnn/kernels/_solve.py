@@ -99,7 +99,35 @@ def null_space_kept(constraints: list[np.ndarray], dim: int) -> tuple[np.ndarray
         return np.zeros((0, dim)), np.zeros(0, dtype=np.int64)
     projector = v @ v.T
     projector[np.abs(projector) < 1e-14] = 0.0
+    if dim <= 16:
+        return _gram_schmidt_small(projector, 1e-8)
     return _gram_schmidt(np.eye(dim), projector, 1e-8)
+
+
+def _gram_schmidt_small(candidates: np.ndarray, tol: float) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_gram_schmidt` with the Euclidean inner product (``G = I``), for a few short candidates: the
+    same steps (each residual projected twice, the same drop test) without the bookkeeping of ``G r`` and
+    the blocks, which cost most of a small null space's time (an irreps pair of SO(2): 4 or 8 unknowns)."""
+    n = candidates.shape[1]
+    rows: list[np.ndarray] = []
+    kept: list[int] = []
+    for b, r in enumerate(candidates):
+        own = float(r @ r)
+        if own <= 0:
+            continue
+        if rows:
+            q = np.array(rows)
+            for _ in range(2):
+                r = r - (q @ r) @ q
+        norm2 = float(r @ r)
+        if norm2 > tol * own:
+            rows.append(r / np.sqrt(norm2))
+            kept.append(b)
+            if len(rows) == n:
+                break
+    if not rows:
+        return np.zeros((0, n)), np.zeros(0, dtype=np.int64)
+    return np.array(rows), np.array(kept, dtype=np.int64)
 
 
 def orthonormal_coefficients(gram: np.ndarray, rel_tol: float = 1e-6) -> np.ndarray:
