@@ -12,7 +12,8 @@ input), ``k5last`` (the last conv 5x5), ``aaelu`` (``AntiAliased(ELU, factor, si
 after the second conv), ``up2`` (the input upsampled to 57x57 first), ``diskpool`` (the global
 average over the inscribed disk), ``gausspool`` (``GaussianAvgPool2d``-like, ``--spread``),
 ``mask`` (the input times that disk), ``nohbn`` (no batch norm in the head), ``crossmax`` (a
-plus-shaped max window), ``k7first`` (the lifting conv 7x7); a group: ``c8`` (default) or ``c16``.
+plus-shaped max window), ``k7first`` (the lifting conv 7x7), ``aamax`` (each pool's max taken over a
+disk on a twice finer grid, then blurred back, like ``AntiAliased``); a group: ``c8`` (default) or ``c16``.
 
     .venv/bin/python benchmarks/demo_variants.py none
     .venv/bin/python benchmarks/demo_variants.py aaelu+lowband+k5last --threads 2
@@ -35,6 +36,7 @@ from eqcnn import nn as enn
 from eqcnn.cli._demo_model import count_parameters
 from eqcnn.cli._demo_train import accuracy, train_classifier
 from eqcnn.datasets import load_digits
+from eqcnn.nn._plain import blur_image, gaussian_taps, upsample_image
 
 CHANGES = {
     "none",
@@ -51,6 +53,7 @@ CHANGES = {
     "nohbn",
     "crossmax",
     "k7first",
+    "aamax",
     "c8",
     "c16",
 }
@@ -101,6 +104,22 @@ class _CrossMax(enn.EquivariantModule):
         return torch.stack(parts).amax(0)
 
 
+class _DiskMaxFine(enn.EquivariantModule):
+    """The max over a disk of radius sqrt(5) fine pixels (about 1.1 input pixels) on the bicubically 2x upsampled
+    map, blurred (``sigma`` input pixels) and sampled back: a max pool with a round footprint whose new high
+    frequencies are low-passed before they alias. The disk is the union of a 5x3 and a 3x5 rectangle."""
+
+    def __init__(self, t, sigma: float) -> None:
+        super().__init__()
+        self.in_type = self.out_type = t
+        self.register_buffer("taps", gaussian_taps(2 * sigma), persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        u = upsample_image(x, 2)
+        m = torch.maximum(F.max_pool2d(u, (3, 5), 1, (1, 2)), F.max_pool2d(u, (5, 3), 1, (2, 1)))
+        return blur_image(m, 2, self.taps)
+
+
 class _InputMask(nn.Module):
     """The input times the disk inscribed in it (escnn's ``MaskModule`` without its margin)."""
 
@@ -136,6 +155,8 @@ def build(
             return [enn.BlurPool2d(t, stride=2)]
         if "crossmax" in flags:
             return [_CrossMax(t), enn.BlurPool2d(t, stride=2)]
+        if "aamax" in flags:
+            return [_DiskMaxFine(t, sigma), enn.BlurPool2d(t, stride=2)]
         return [enn.MaxPool2d(t, 3, stride=1, padding=1), enn.BlurPool2d(t, stride=2)]
 
     g = group
