@@ -10,7 +10,7 @@ Changes: ``nomax`` (blur pooling without the 3x3 max), ``inblur`` (a 3x3 binomia
 input), ``k5last`` (the last conv 5x5), ``aaelu`` (``AntiAliased(ELU, factor, sigma)``, see
 ``--factor`` and ``--sigma``), ``lowband`` (``basis="lowpass"``), ``latepool`` (the first pool
 after the second conv), ``up2`` (the input upsampled to 57x57 first), ``diskpool`` (the global
-average over the inscribed disk), ``gausspool`` (``GaussianAvgPool2d``-like, ``--spread``),
+average over the inscribed disk), ``gausspool`` (``GaussianAvgPool2d``, ``--spread``),
 ``mask`` (the input times that disk), ``nohbn`` (no batch norm in the head), ``crossmax`` (a
 plus-shaped max window), ``k7first`` (the lifting conv 7x7), ``aamax`` (each pool's max taken over a
 disk on a twice finer grid, then blurred back, like ``AntiAliased``); a group: ``c8`` (default) or ``c16``.
@@ -71,21 +71,6 @@ class _DiskMean(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         w = _disk(x.shape[-1]).to(x)
-        return (x * w).sum((-2, -1)) / w.sum()
-
-
-class _GaussMean(nn.Module):
-    """The mean of each channel weighted by a Gaussian of standard deviation ``size * spread`` about the centre."""
-
-    def __init__(self, spread: float = 0.25) -> None:
-        super().__init__()
-        self.spread = spread
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        n = x.shape[-1]
-        c = (n - 1) / 2
-        r2 = sum(g**2 for g in torch.meshgrid(torch.arange(n) - c, torch.arange(n) - c, indexing="ij"))
-        w = torch.exp(-r2 / (2 * (n * self.spread) ** 2)).to(x)
         return (x * w).sum((-2, -1)) / w.sum()
 
 
@@ -184,7 +169,7 @@ def build(
     if "diskpool" in flags:
         layers += [_DiskMean()]
     elif "gausspool" in flags:
-        layers += [_GaussMean(spread)]
+        layers += [enn.GaussianAvgPool2d(g.trivial(4 * width), spread), nn.Flatten()]
     else:
         layers += [enn.AdaptiveAvgPool2d(g.trivial(4 * width), 1), nn.Flatten()]
     if "nohbn" in flags:

@@ -73,9 +73,8 @@ class GroupElement:
     @property
     def angle(self) -> float:
         """Rotation angle in radians, counter-clockwise, in ``[0, 2 pi)``."""
-        return (
-            2 * math.pi * float(self.rotation) / self.group.N
-        )  # (float first: the same value without Fraction's mixed-type dispatch)
+        # float first: the same value without Fraction's mixed-type dispatch (a continuous group's off-sample angle)
+        return 2 * math.pi * float(self.rotation) / self.group.N
 
     @property
     def index(self) -> int:
